@@ -1,0 +1,32 @@
+"""topoae: Topological Autoencoders (Moor, Horn, Rieck, Borgwardt, ICML 2020).
+
+An autoencoder whose latent space keeps the 0-dimensional persistent homology of
+the data: minibatch minimum-spanning-tree edges of data and latent space are
+matched by a differentiable loss.
+"""
+
+__version__ = "0.1.0"
+
+from topoae.datasets import make_spheres
+from topoae.losses import TopologicalSignatureLoss
+from topoae.models import (
+    DeepAutoencoder,
+    LinearAutoencoder,
+    MLPAutoencoder,
+    TopologicallyRegularizedAutoencoder,
+)
+from topoae.topology import persistence_pairs
+from topoae.training import TrainConfig, train
+
+__all__ = [
+    "DeepAutoencoder",
+    "LinearAutoencoder",
+    "MLPAutoencoder",
+    "TopologicalSignatureLoss",
+    "TopologicallyRegularizedAutoencoder",
+    "TrainConfig",
+    "__version__",
+    "make_spheres",
+    "persistence_pairs",
+    "train",
+]

@@ -1,0 +1,173 @@
+"""``topoae train``: train one autoencoder on a data set and write a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from topoae.cli import CLIError
+from topoae.cli._common import (
+    add_dataset_arguments,
+    format_table,
+    load_dataset,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    say,
+)
+from topoae.losses import MATCH_MODES
+from topoae.runs import save_run
+from topoae.training import MODEL_VARIANTS, embed, paper_config, reconstruct, train
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train TopoAE / AE / linear TopoAE on a data set",
+        description=(
+            "Train an autoencoder with the paper's settings for the data set (override any "
+            "with the flags) and write config, history, weights and the test embedding to --out."
+        ),
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--model", default="topoae", choices=MODEL_VARIANTS)
+    parser.add_argument("--lam", type=nonnegative_float, help="weight of the topological term")
+    parser.add_argument("--lr", type=positive_float, help="learning rate")
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (100)")
+    parser.add_argument("--patience", type=positive_int, default=10, help="early stopping (10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--match-edges", choices=MATCH_MODES, default="symmetric")
+    parser.add_argument(
+        "--train-on-validation",
+        action="store_true",
+        help="also train on the validation split, as the reference implementation did",
+    )
+    parser.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="store latent codes of a fixed test subset every N steps (for animations)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    parser.set_defaults(func=run)
+
+
+def _summary_table(summary: dict) -> str:
+    rows = [
+        [key, f"{value:.4g}" if isinstance(value, float) else value]
+        for key, value in summary.items()
+    ]
+    return format_table(["", "value"], rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists() and not (args.resume or args.overwrite):
+        raise CLIError(
+            f"{out} already holds a run; pass --resume to continue it, --overwrite to replace "
+            "it, or choose another --out."
+        )
+    if args.overwrite and checkpoint.exists():
+        checkpoint.unlink()
+    if args.snapshot_every < 0:
+        raise CLIError("--snapshot-every must be >= 0.")
+    data = load_dataset(args, seed=args.seed)
+    overrides = {
+        "lam": 0.0 if args.model == "ae" else args.lam,
+        "learning_rate": args.lr,
+        "batch_size": args.batch_size,
+        "max_epochs": args.epochs,
+        "patience": args.patience,
+        "seed": args.seed,
+        "device": args.device,
+        "match_edges": args.match_edges,
+        "train_on_validation": args.train_on_validation,
+        "snapshot_every": args.snapshot_every,
+        "data_scale": data.data_scale,
+    }
+    if args.model == "ae" and args.lam:
+        raise CLIError("--model ae trains without the topological term; drop --lam.")
+    config = paper_config(args.dataset, args.model, **overrides)
+    say(args, f"{data.summary()}")
+    say(
+        args,
+        f"training {args.model} ({config.architecture}) with lam={config.lam:g}, "
+        f"lr={config.learning_rate:g}, batch={config.batch_size}, seed={config.seed}",
+    )
+
+    snapshot_x = snapshot_y = None
+    if args.snapshot_every:
+        chosen = np.random.RandomState(0).permutation(len(data.x_test))[:1000]
+        snapshot_x, snapshot_y = data.x_test[np.sort(chosen)], data.y_test[np.sort(chosen)]
+
+    def progress(record: dict) -> None:
+        parts = [f"epoch {record['epoch']:3d}/{config.max_epochs}"]
+        parts.append(f"loss {record['train_loss']:.4f}")
+        if "train_topological" in record:
+            reconstruction, topological = (
+                record["train_reconstruction"],
+                record["train_topological"],
+            )
+            parts.append(f"(rec {reconstruction:.4f}, topo {topological:.4f})")
+        parts.append(f"val {record['val_loss']:.4f}")
+        parts.append(f"{record['seconds']:.1f}s")
+        say(args, "  ".join(parts))
+
+    started = time.perf_counter()
+    result = train(
+        data.x_train,
+        data.x_val,
+        config,
+        checkpoint_path=checkpoint,
+        resume=args.resume,
+        callback=progress,
+        snapshot_data=snapshot_x,
+    )
+    seconds = time.perf_counter() - started
+    latent = embed(result.model, data.x_test)
+    test_mse = float(np.mean((reconstruct(result.model, data.x_test) - data.x_test) ** 2))
+    summary = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "test_reconstruction_mse": test_mse,
+        "train_seconds": seconds,
+    }
+    summary.update(_measures(data.x_test, latent))
+    save_run(
+        out,
+        meta={"dataset": args.dataset, "model": args.model},
+        config=config,
+        model=result.model,
+        history=result.history,
+        latent_test=latent,
+        labels_test=data.y_test,
+        summary=summary,
+        snapshots=result.snapshots,
+        snapshot_labels=snapshot_y,
+    )
+    print(_summary_table(summary))
+    say(args, f"wrote {out}/")
+    return 0
+
+
+def _measures(x_test: np.ndarray, latent: np.ndarray) -> dict[str, float]:
+    """The headline quality measures of the test embedding (when the metrics module exists)."""
+    try:
+        from topoae.metrics import evaluate
+    except ImportError:
+        return {}
+    values = evaluate(x_test.reshape(len(x_test), -1), latent)
+    return {key: float(values[key]) for key in ("kl_0.01", "kl_0.1", "kl_1") if key in values}

@@ -1,0 +1,276 @@
+"""Autoencoders of the paper (METHOD.md §5) and the topologically regularised wrapper (§3)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from topoae.losses import TopologicalLossTerms, TopologicalSignatureLoss
+
+__all__ = [
+    "ARCHITECTURES",
+    "Autoencoder",
+    "DeepAutoencoder",
+    "LinearAutoencoder",
+    "MLPAutoencoder",
+    "TopologicallyRegularizedAutoencoder",
+    "build_autoencoder",
+    "image_data_scale",
+]
+
+
+class Autoencoder(nn.Module):
+    """An encoder and a decoder; inputs of any sample shape are flattened for the encoder.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps ``(m, prod(input_shape))`` to ``(m, latent_dim)``.
+    decoder : nn.Module
+        Maps ``(m, latent_dim)`` to ``(m, prod(input_shape))``.
+    input_shape : tuple of int
+        Shape of one sample, e.g. ``(101,)`` or ``(1, 28, 28)``; decoded outputs take it.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int]):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_shape = tuple(int(s) for s in input_shape)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent codes, shape ``(m, latent_dim)``, of inputs of shape ``(m, *input_shape)``."""
+        return self.encoder(x.reshape(x.shape[0], -1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructions, shape ``(m, *input_shape)``, of codes of shape ``(m, latent_dim)``."""
+        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(z, x_hat)``."""
+        z = self.encode(x)
+        return z, self.decode(z)
+
+
+def _mlp(sizes: Sequence[int], *, norm_after_activation: bool) -> list[nn.Module]:
+    """Hidden blocks Linear→BN→ReLU (Spheres MLP) or Linear→ReLU→BN (DeepAE)."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers.append(nn.Linear(n_in, n_out))
+        if norm_after_activation:
+            layers += [nn.ReLU(), nn.BatchNorm1d(n_out)]
+        else:
+            layers += [nn.BatchNorm1d(n_out), nn.ReLU()]
+    return layers
+
+
+class MLPAutoencoder(Autoencoder):
+    """The Spheres MLP: ``d→32→32→2``, Linear→BatchNorm→ReLU blocks, mirrored linear-output decoder.
+
+    Parameters
+    ----------
+    input_shape : int or tuple of int
+        Sample shape (default ``101`` features).
+    hidden_sizes : sequence of int
+        Hidden widths of the encoder (the decoder mirrors them).
+    latent_dim : int
+    """
+
+    def __init__(
+        self,
+        input_shape: int | Sequence[int] = 101,
+        hidden_sizes: Sequence[int] = (32, 32),
+        latent_dim: int = 2,
+    ):
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        d = math.prod(shape)
+        encoder_sizes = [d, *hidden_sizes]
+        decoder_sizes = [latent_dim, *reversed(hidden_sizes)]
+        encoder = nn.Sequential(
+            *_mlp(encoder_sizes, norm_after_activation=False),
+            nn.Linear(encoder_sizes[-1], latent_dim),
+        )
+        decoder = nn.Sequential(
+            *_mlp(decoder_sizes, norm_after_activation=False),
+            nn.Linear(decoder_sizes[-1], d),
+        )
+        super().__init__(encoder, decoder, shape)
+
+
+class DeepAutoencoder(Autoencoder):
+    """The paper's "DeepAE" for images: ``D→1000→500→250→2``, Linear→ReLU→BN, Tanh output.
+
+    Parameters
+    ----------
+    input_shape : int or tuple of int
+        Sample shape, e.g. ``(1, 28, 28)``; outputs in [-1, 1] take this shape.
+    hidden_sizes : sequence of int
+    latent_dim : int
+    """
+
+    def __init__(
+        self,
+        input_shape: int | Sequence[int] = (1, 28, 28),
+        hidden_sizes: Sequence[int] = (1000, 500, 250),
+        latent_dim: int = 2,
+    ):
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        d = math.prod(shape)
+        encoder_sizes = [d, *hidden_sizes]
+        decoder_sizes = [latent_dim, *reversed(hidden_sizes)]
+        encoder = nn.Sequential(
+            *_mlp(encoder_sizes, norm_after_activation=True),
+            nn.Linear(encoder_sizes[-1], latent_dim),
+        )
+        decoder = nn.Sequential(
+            *_mlp(decoder_sizes, norm_after_activation=True),
+            nn.Linear(decoder_sizes[-1], d),
+            nn.Tanh(),
+        )
+        super().__init__(encoder, decoder, shape)
+
+
+class LinearAutoencoder(Autoencoder):
+    """One linear layer each way ("TopoPCA" when trained with the topological loss)."""
+
+    def __init__(self, input_shape: int | Sequence[int] = 101, latent_dim: int = 2):
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        d = math.prod(shape)
+        super().__init__(nn.Linear(d, latent_dim), nn.Linear(latent_dim, d), shape)
+
+
+ARCHITECTURES: dict[str, type[Autoencoder]] = {
+    "mlp": MLPAutoencoder,
+    "deep": DeepAutoencoder,
+    "linear": LinearAutoencoder,
+}
+
+
+def build_autoencoder(
+    architecture: str,
+    input_shape: int | Sequence[int],
+    latent_dim: int = 2,
+    hidden_sizes: Sequence[int] | None = None,
+) -> Autoencoder:
+    """Build a built-in autoencoder by name (``"mlp"``, ``"deep"`` or ``"linear"``)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}."
+        )
+    kwargs: dict = {"latent_dim": latent_dim}
+    if hidden_sizes is not None:
+        if architecture == "linear":
+            raise ValueError("The linear autoencoder has no hidden layers; drop hidden_sizes.")
+        kwargs["hidden_sizes"] = tuple(hidden_sizes)
+    return ARCHITECTURES[architecture](input_shape, **kwargs)
+
+
+def image_data_scale(input_shape: Sequence[int]) -> float:
+    """Largest possible distance between two images in [-1, 1]: ``sqrt(4 · C · H · W)``.
+
+    56 for 28×28 grey images, about 110.85 for 32×32×3 (METHOD.md §3).
+    """
+    return math.sqrt(4 * math.prod(input_shape))
+
+
+class TopologicallyRegularizedAutoencoder(nn.Module):
+    """An autoencoder trained with ``MSE(x, x̂) + λ · L_topo / m`` (METHOD.md §3).
+
+    Parameters
+    ----------
+    autoencoder : Autoencoder
+        Anything with ``encode`` and ``decode``.
+    lam : float
+        Weight λ of the topological term; ``0`` gives the vanilla autoencoder, which
+        computes no topology and has no ``latent_norm``.
+    match_edges : str
+        Mode of :class:`~topoae.losses.TopologicalSignatureLoss`.
+    data_scale : float or None
+        Data-space distances are divided by this constant (images in [-1, 1]:
+        :func:`image_data_scale`); ``None`` divides by the batch's largest distance.
+
+    Attributes
+    ----------
+    latent_norm : nn.Parameter, scalar
+        Learnable scale of latent distances, initialised to 1 (only when ``lam > 0``).
+    """
+
+    def __init__(
+        self,
+        autoencoder: Autoencoder,
+        lam: float = 1.0,
+        *,
+        match_edges: str = "symmetric",
+        data_scale: float | None = None,
+    ):
+        super().__init__()
+        if not (lam >= 0 and math.isfinite(lam)):
+            raise ValueError(f"lam must be a finite number >= 0, got {lam}.")
+        if data_scale is not None and not data_scale > 0:
+            raise ValueError(f"data_scale must be positive or None, got {data_scale}.")
+        self.autoencoder = autoencoder
+        self.lam = float(lam)
+        self.data_scale = data_scale
+        if self.lam > 0:
+            self.latent_norm = nn.Parameter(torch.ones(()))
+            self.topo_loss = TopologicalSignatureLoss(match_edges, check_input=False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent codes of shape ``(m, latent_dim)``."""
+        return self.autoencoder.encode(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructions of shape ``(m, *input_shape)``."""
+        return self.autoencoder.decode(z)
+
+    def data_distances(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised data-space distances ``A^X`` of a batch, shape ``(m, m)``, no graph."""
+        with torch.no_grad():
+            flat = x.reshape(x.shape[0], -1)
+            dist = torch.cdist(flat, flat)
+            scale = self.data_scale if self.data_scale is not None else dist.max()
+            # A batch of identical points has largest distance 0: leave the zeros as they are.
+            return dist / scale if self.data_scale is not None or scale > 0 else dist
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss of a batch and its components.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (m, *input_shape)
+
+        Returns
+        -------
+        loss : torch.Tensor, scalar
+        components : dict of str to float
+            ``loss``, ``reconstruction``, and with ``lam > 0`` also ``topological``
+            (``L_topo / m``), ``x_to_z``, ``z_to_x``, ``shared_edges``, ``latent_norm``.
+        """
+        z = self.autoencoder.encode(x)
+        x_hat = self.autoencoder.decode(z)
+        reconstruction = F.mse_loss(x_hat, x)
+        if self.lam == 0:
+            return reconstruction, {
+                "loss": reconstruction.item(),
+                "reconstruction": reconstruction.item(),
+            }
+        terms: TopologicalLossTerms = self.topo_loss.from_latent(
+            self.data_distances(x), z, self.latent_norm
+        )
+        topological = terms.total / x.shape[0]
+        loss = reconstruction + self.lam * topological
+        components = {
+            "loss": loss.item(),
+            "reconstruction": reconstruction.item(),
+            "topological": topological.item(),
+            "x_to_z": terms.x_to_z.item(),
+            "z_to_x": terms.z_to_x.item(),
+            "shared_edges": terms.shared_edges,
+            "latent_norm": self.latent_norm.item(),
+        }
+        return loss, components

@@ -1,0 +1,161 @@
+"""Run folders: what ``topoae train`` writes, and how later commands read it back.
+
+A run folder holds::
+
+    config.json           data set, model variant, TrainConfig, topoae version
+    history.json / .csv   one record per epoch, every loss component
+    model.pt              best weights + config (enough to rebuild the model)
+    checkpoint.pt         the last epoch's full training state (for --resume)
+    embedding_test.csv    latent codes of the test split: columns 0..k-1, labels
+    embedding_test.npz    the same as arrays ``latent`` and ``labels``
+    snapshots.npz         optional: latent codes of a fixed subset during training
+    summary.json          best epoch, losses, test reconstruction error, measures
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from topoae import __version__
+from topoae._io import atomic_write_text, save_npz, save_torch, write_json
+from topoae.training import TrainConfig, build_model
+
+__all__ = ["RunRecord", "embedding_to_csv", "load_run", "load_run_model", "save_run"]
+
+
+def embedding_to_csv(latent: np.ndarray, labels: np.ndarray | None) -> str:
+    """CSV text with columns ``0, 1, ..., labels`` (the authors' format)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = [str(i) for i in range(latent.shape[1])]
+    writer.writerow([*header, "labels"] if labels is not None else header)
+    for i, row in enumerate(latent):
+        values = [repr(float(v)) for v in row]
+        writer.writerow([*values, int(labels[i])] if labels is not None else values)
+    return buffer.getvalue()
+
+
+def _history_csv(history: list[dict[str, float]]) -> str:
+    keys: list[str] = []
+    for record in history:
+        keys += [k for k in record if k not in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+def save_run(
+    out_dir: str | Path,
+    *,
+    meta: dict[str, Any],
+    config: TrainConfig,
+    model: torch.nn.Module,
+    history: list[dict[str, float]],
+    latent_test: np.ndarray,
+    labels_test: np.ndarray | None,
+    summary: dict[str, Any],
+    snapshots: list[dict[str, Any]] | None = None,
+    snapshot_labels: np.ndarray | None = None,
+) -> Path:
+    """Write a finished run's files to ``out_dir`` (see the module docstring)."""
+    out = Path(out_dir)
+    write_json(
+        out / "config.json", {**meta, "train": config.to_dict(), "topoae_version": __version__}
+    )
+    write_json(out / "history.json", history)
+    atomic_write_text(out / "history.csv", _history_csv(history))
+    save_torch(
+        out / "model.pt",
+        {
+            "topoae_version": __version__,
+            "config": config.to_dict(),
+            "input_shape": list(model.autoencoder.input_shape),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        },
+    )
+    labels = None if labels_test is None else np.asarray(labels_test)
+    atomic_write_text(out / "embedding_test.csv", embedding_to_csv(latent_test, labels))
+    arrays = {"latent": latent_test}
+    if labels is not None:
+        arrays["labels"] = labels
+    save_npz(out / "embedding_test.npz", **arrays)
+    if snapshots:
+        extra = {} if snapshot_labels is None else {"labels": np.asarray(snapshot_labels)}
+        save_npz(
+            out / "snapshots.npz",
+            latent=np.stack([s["latent"] for s in snapshots]),
+            step=np.array([s["step"] for s in snapshots]),
+            epoch=np.array([s["epoch"] for s in snapshots]),
+            **extra,
+        )
+    write_json(out / "summary.json", summary)
+    return out
+
+
+@dataclass
+class RunRecord:
+    """A run folder read back.
+
+    Attributes
+    ----------
+    path : Path
+    config : dict
+        Contents of ``config.json`` (``train`` holds the TrainConfig).
+    history : list of dict
+    latent_test : ndarray of shape (n_test, k)
+    labels_test : ndarray of shape (n_test,) or None
+    summary : dict
+    snapshots : dict of str to ndarray or None
+        ``latent (S, s, k)``, ``step (S,)``, ``epoch (S,)`` and maybe ``labels (s,)``.
+    """
+
+    path: Path
+    config: dict[str, Any]
+    history: list[dict[str, float]]
+    latent_test: np.ndarray
+    labels_test: np.ndarray | None
+    summary: dict[str, Any]
+    snapshots: dict[str, np.ndarray] | None = field(default=None)
+
+
+def load_run(path: str | Path) -> RunRecord:
+    """Read a run folder written by :func:`save_run`."""
+    path = Path(path)
+    if not (path / "config.json").exists() or not (path / "embedding_test.npz").exists():
+        raise ValueError(
+            f"{path} is not a finished topoae run folder (config.json and embedding_test.npz "
+            "are missing); point at the --out folder of `topoae train`."
+        )
+    config = json.loads((path / "config.json").read_text())
+    history = json.loads((path / "history.json").read_text())
+    summary = json.loads((path / "summary.json").read_text())
+    with np.load(path / "embedding_test.npz") as data:
+        latent = data["latent"]
+        labels = data["labels"] if "labels" in data else None
+    snapshots = None
+    if (path / "snapshots.npz").exists():
+        with np.load(path / "snapshots.npz") as data:
+            snapshots = {key: data[key] for key in data.files}
+    return RunRecord(path, config, history, latent, labels, summary, snapshots)
+
+
+def load_run_model(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
+    """Rebuild the trained model of a run folder (best weights, eval mode)."""
+    path = Path(path)
+    state = torch.load(path / "model.pt", map_location=device, weights_only=False)
+    config = TrainConfig.from_dict(state["config"])
+    model = build_model(config, tuple(state["input_shape"]))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()
