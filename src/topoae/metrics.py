@@ -551,7 +551,10 @@ def kl_divergence(X, Z, *, sigma: float | Sequence[float]) -> float | np.ndarray
 
 
 def distance_rmse(X, Z) -> float:
-    """``ℓ-RMSE = sqrt(Σ_ij (d^X_ij - d^Z_ij)² / n²)`` on raw distances (0 best; scale-dependent)."""
+    """``ℓ-RMSE = sqrt(Σ_ij (d^X_ij - d^Z_ij)² / n²)`` on raw distances (0 best).
+
+    Scale-dependent: an embedding at another scale than the data scores badly.
+    """
     X, Z = _check_pair(X, Z)
     return _rank_pass(X, Z, np.array([1])).rmse
 
@@ -807,7 +810,7 @@ def evaluate(
     sigma_arr = _check_sigmas(list(sigmas))
     ranks = _rank_pass(X, Z, ks_arr, block_rows)
     kl = _kl_pass(X, Z, sigma_arr, ranks.max_x, ranks.max_z, block_rows)
-    result: dict[str, Any] = {_sigma_key(s): float(v) for s, v in zip(sigma_arr, kl)}
+    result: dict[str, Any] = {_sigma_key(s): float(v) for s, v in zip(sigma_arr, kl, strict=True)}
     result.update(
         mrre=float((ranks.mrre_zx.mean() + ranks.mrre_xz.mean()) / 2.0),
         continuity=float(ranks.continuity.mean()),
