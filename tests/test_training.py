@@ -1,0 +1,178 @@
+"""The training loop: exact repeatability, exact resume, early stopping, divergence, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from topoae import make_spheres
+from topoae.training import (
+    TrainConfig,
+    TrainingDivergedError,
+    embed,
+    paper_config,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def small_spheres():
+    x, y = make_spheres(n_samples=25, d=10, n_spheres=5)  # 200 points in R^11
+    x = (x - x.mean(0)) / x.std(0)
+    order = np.random.RandomState(0).permutation(len(x))
+    return x[order[:160]], x[order[160:]], y[order[160:]]
+
+
+def config(**overrides):
+    values = dict(lam=0.5, batch_size=16, learning_rate=3e-3, max_epochs=4, patience=50, seed=7)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def state_equal(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_repeats_exactly(small_spheres):
+    x_train, x_val, _ = small_spheres
+    first = train(x_train, x_val, config())
+    second = train(x_train, x_val, config())
+    assert first.history == [dict(r, seconds=s["seconds"]) for r, s in zip(
+        second.history, first.history, strict=True
+    )]  # fmt: skip
+    assert state_equal(first.model.state_dict(), second.model.state_dict())
+    other = train(x_train, x_val, config(seed=8))
+    assert not state_equal(first.model.state_dict(), other.model.state_dict())
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resumed_run_equals_uninterrupted(small_spheres, tmp_path):
+    x_train, x_val, _ = small_spheres
+    cfg = config(snapshot_every=5)
+    snapshot = x_val[:20]
+    uninterrupted = train(x_train, x_val, cfg, snapshot_data=snapshot)
+
+    def stop_after_two(record):
+        if record["epoch"] == 2:
+            raise Interrupt
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    with pytest.raises(Interrupt):
+        train(x_train, x_val, cfg, checkpoint_path=checkpoint, callback=stop_after_two,
+              snapshot_data=snapshot)  # fmt: skip
+    assert checkpoint.exists()
+    resumed = train(
+        x_train, x_val, cfg, checkpoint_path=checkpoint, resume=True, snapshot_data=snapshot
+    )
+    assert state_equal(uninterrupted.model.state_dict(), resumed.model.state_dict())
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in uninterrupted.history]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history]
+    assert len(resumed.snapshots) == len(uninterrupted.snapshots)
+    for a, b in zip(resumed.snapshots, uninterrupted.snapshots, strict=True):
+        np.testing.assert_array_equal(a["latent"], b["latent"])
+    # A finished run resumes to the same model without training further.
+    again = train(x_train, x_val, cfg, checkpoint_path=checkpoint, resume=True)
+    assert state_equal(again.model.state_dict(), resumed.model.state_dict())
+    with pytest.raises(ValueError, match="other settings"):
+        train(x_train, x_val, config(lam=0.1), checkpoint_path=checkpoint, resume=True)
+
+
+def test_best_weights_are_restored(small_spheres):
+    x_train, x_val, _ = small_spheres
+    result = train(x_train, x_val, config(max_epochs=6, learning_rate=0.05))
+    best = min(result.history, key=lambda r: r["val_loss"])
+    assert result.best_epoch == best["epoch"]
+    # Recompute the validation loss of the returned model: it is the best epoch's.
+    from topoae.training import _validation_loss
+
+    result.model.eval()
+    val = _validation_loss(result.model, torch.as_tensor(x_val), 16)
+    assert val["loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_early_stopping_stops(small_spheres):
+    x_train, x_val, _ = small_spheres
+    result = train(x_train, x_val, config(max_epochs=60, patience=1, learning_rate=0.05))
+    assert result.stopped_early
+    assert result.history[-1]["epoch"] == result.best_epoch + 1
+
+
+def test_training_improves_topology_preservation(small_spheres):
+    """Validation topological error drops and more MST edges agree after training."""
+    x_train, x_val, _ = small_spheres
+    untrained = train(x_train, x_val, config(max_epochs=1, learning_rate=1e-12, lam=1.0))
+    trained = train(x_train, x_val, config(max_epochs=15, learning_rate=1e-2, lam=1.0))
+    before, after = untrained.history[0], trained.history[-1]
+    assert after["val_topological"] < 0.7 * before["val_topological"]
+    assert after["val_shared_edges"] > before["val_shared_edges"] + 1
+
+
+def test_history_has_every_component(small_spheres):
+    x_train, x_val, _ = small_spheres
+    result = train(x_train, x_val, config(max_epochs=1))
+    keys = set(result.history[0])
+    for part in ("loss", "reconstruction", "topological", "x_to_z", "z_to_x", "shared_edges"):
+        assert f"train_{part}" in keys and f"val_{part}" in keys
+    vanilla = train(x_train, x_val, config(max_epochs=1, lam=0.0))
+    assert "train_topological" not in vanilla.history[0]
+
+
+def test_train_on_validation_option(small_spheres):
+    x_train, x_val, _ = small_spheres
+    seen = []
+    train(x_train, x_val, config(max_epochs=1, train_on_validation=True, lam=0),
+          callback=seen.append)  # fmt: skip
+    assert len(seen) == 1  # it runs; the batch count follows from the larger set
+    with pytest.raises(ValueError, match="batch_size"):
+        train(x_train[:10], x_val, config(batch_size=16))
+    # 10 training samples + 40 validation samples fill a batch of 16 with the quirk on.
+    train(x_train[:10], x_val, config(batch_size=16, train_on_validation=True, max_epochs=1))
+
+
+def test_divergence_names_epoch_and_remedy(small_spheres):
+    x_train, x_val, _ = small_spheres
+    huge = x_train.copy()
+    huge[:, 0] = 1e30  # finite input whose squared error overflows float32
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1 .*Lower the learning rate"):
+        train(huge, x_val, config(max_epochs=1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 1}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"lam": -1}, "lam"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"patience": 0}, "patience"),
+    ],
+)
+def test_invalid_config(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_invalid_data(small_spheres):
+    x_train, x_val, _ = small_spheres
+    nan = x_train.copy()
+    nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match="x_train contains NaN"):
+        train(nan, x_val, config())
+    with pytest.raises(ValueError, match="samples have shape"):
+        train(x_train, x_val[:, :5], config())
+    with pytest.raises(ValueError, match="at least 2"):
+        train(x_train, x_val[:1], config())
+
+
+def test_paper_config():
+    cfg = paper_config("spheres", "topoae")
+    assert (cfg.batch_size, cfg.learning_rate, cfg.lam) == (28, 2.7268e-4, 0.43358)
+    cfg = paper_config("spheres", "ae", seed=3)
+    assert (cfg.batch_size, cfg.lam, cfg.seed) == (84, 0.0, 3)
+    assert paper_config("mnist", "linear-topoae").architecture == "linear"
+    assert paper_config("mnist", "topoae").architecture == "deep"
+    with pytest.raises(ValueError, match="Unknown model"):
+        paper_config("spheres", "vae")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
