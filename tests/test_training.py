@@ -8,7 +8,6 @@ from topoae import make_spheres
 from topoae.training import (
     TrainConfig,
     TrainingDivergedError,
-    embed,
     paper_config,
     train,
 )
