@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
+
+import numpy as np
 
 from topoae import datasets
 
@@ -45,12 +48,118 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_subsample_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--train-size`` and ``--test-size`` (stratified subsets of image data sets)."""
+    parser.add_argument(
+        "--train-size",
+        type=positive_int,
+        metavar="N",
+        help="use a stratified subset of N training images (validation included; image data)",
+    )
+    parser.add_argument(
+        "--test-size",
+        type=positive_int,
+        metavar="N",
+        help="use a stratified subset of N test images (image data)",
+    )
+
+
 def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
     """Load ``args.dataset`` with the options the data set understands."""
+    from topoae.datasets.images import accepts_option
+
     kwargs: dict[str, Any] = {}
     if getattr(args, "data_dir", None) is not None:
         kwargs["data_dir"] = args.data_dir
+    for option in ("train_size", "test_size"):
+        if getattr(args, option, None) is None:
+            continue
+        if not accepts_option(args.dataset, option):
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} is not available for {args.dataset}; drop it.")
+        kwargs[option] = getattr(args, option)
     return datasets.load(args.dataset, seed=seed, **kwargs)
+
+
+def estimate_training_seconds(
+    x_train: np.ndarray,
+    x_val: np.ndarray,
+    config: Any,
+    *,
+    n_steps: int = 5,
+) -> dict[str, float]:
+    """Time a few training steps and validation batches; extrapolate to ``config.max_epochs``.
+
+    A throw-away model (same architecture, loss and batch size) takes one warm-up step,
+    then ``n_steps`` timed steps on random batches; the validation pass is timed on up
+    to ``n_steps`` batches. Early stopping usually ends a run sooner, so the total is an
+    upper bound (up to the usual noise of a few timed steps).
+
+    Returns
+    -------
+    dict
+        ``step_seconds``, ``steps_per_epoch``, ``epoch_seconds``, ``total_seconds``.
+    """
+    import torch
+
+    from topoae.training import build_model, resolve_device
+
+    device = resolve_device(config.device)
+    n_train = len(x_train) + (len(x_val) if config.train_on_validation else 0)
+    steps_per_epoch = n_train // config.batch_size
+    size = min(config.batch_size, len(x_train))
+    state = torch.random.get_rng_state()
+    model = build_model(config, tuple(x_train.shape[1:])).to(device).train()
+    torch.random.set_rng_state(state)  # leave the caller's random stream as it was
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    chooser = np.random.RandomState(0)
+
+    def batch_of(x: np.ndarray, n: int) -> torch.Tensor:
+        rows = chooser.choice(len(x), size=min(n, len(x)), replace=False)
+        return torch.as_tensor(x[rows], dtype=torch.float32, device=device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def step() -> None:
+        loss, _ = model(batch_of(x_train, size))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up: first-call allocation and compilation are not per-step costs
+    sync()
+    started = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    sync()
+    step_seconds = (time.perf_counter() - started) / n_steps
+    val_batches = -(-len(x_val) // config.batch_size)
+    model.eval()
+    started = time.perf_counter()
+    timed = min(n_steps, val_batches)
+    with torch.no_grad():
+        for _ in range(timed):
+            model(batch_of(x_val, config.batch_size))
+    sync()
+    val_seconds = (time.perf_counter() - started) / max(timed, 1) * val_batches
+    epoch_seconds = step_seconds * steps_per_epoch + val_seconds
+    return {
+        "step_seconds": step_seconds,
+        "steps_per_epoch": float(steps_per_epoch),
+        "epoch_seconds": epoch_seconds,
+        "total_seconds": epoch_seconds * config.max_epochs,
+    }
+
+
+def format_duration(seconds: float) -> str:
+    """``"42 s"``, ``"3.5 min"`` or ``"2.1 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def say(args: argparse.Namespace, message: str) -> None:
