@@ -8,6 +8,7 @@ matched by a differentiable loss.
 __version__ = "0.1.0"
 
 from topoae.datasets import make_spheres
+from topoae.estimator import TopologicalAutoencoder
 from topoae.losses import TopologicalSignatureLoss
 from topoae.models import (
     DeepAutoencoder,
@@ -22,6 +23,7 @@ __all__ = [
     "DeepAutoencoder",
     "LinearAutoencoder",
     "MLPAutoencoder",
+    "TopologicalAutoencoder",
     "TopologicalSignatureLoss",
     "TopologicallyRegularizedAutoencoder",
     "TrainConfig",
