@@ -1,0 +1,104 @@
+"""``topoae compare``: the paper's experiment — every method × seed, one table, one figure."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from topoae.cli import CLIError
+from topoae.cli._common import add_dataset_arguments, positive_int, say
+from topoae.compare import DEFAULT_METHODS, METHODS, PROTOCOLS, compare, paper_seeds
+
+
+def _method_list(text: str) -> list[str]:
+    methods = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
+        )
+    return methods
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from error
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="run the paper's comparison (baselines + autoencoders) and tabulate it",
+        description=(
+            "Fit PCA, Isomap, t-SNE, UMAP and train the AE and TopoAE with the paper's settings "
+            "on each seed, measure the test embeddings, and print the table beside the paper's. "
+            "Writes results.json, table.md, table.csv, figure.png, embeddings/ and runs/ to "
+            "--out; rerunning with the same --out skips finished method/seed pairs."
+        ),
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--methods",
+        type=_method_list,
+        default=list(DEFAULT_METHODS),
+        help=f"comma-separated, in table order (default: {','.join(DEFAULT_METHODS)})",
+    )
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seeds", type=positive_int, default=5, help="use the paper's first N seeds (1-5, 5)"
+    )
+    seeds.add_argument(
+        "--seed-values", type=_seed_list, metavar="S,S,...", help="explicit seeds instead"
+    )
+    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (100)")
+    parser.add_argument("--patience", type=positive_int, default=10, help="early stopping (10)")
+    parser.add_argument("--device", default="auto", help="autoencoders: auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="clean",
+        help="clean: autoencoders train on the training split only; reference: also on the "
+        "validation split, as the authors' code did (default: clean)",
+    )
+    parser.add_argument("--no-figure", action="store_true", help="skip figure.png")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: runs/<dataset>-compare)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out or Path("runs") / f"{args.dataset}-compare"
+    if args.seed_values is not None:
+        seeds = args.seed_values
+        if not seeds:
+            raise CLIError("--seed-values needs at least one seed.")
+    else:
+        seeds = paper_seeds(args.seeds)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file; choose a folder.")
+    kwargs = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
+    started = time.perf_counter()
+    comparison = compare(
+        args.dataset,
+        methods=args.methods,
+        seeds=seeds,
+        out=out,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        device=args.device,
+        protocol=args.protocol,
+        dataset_kwargs=kwargs,
+        figure=not args.no_figure,
+        log=lambda message: say(args, message),
+    )
+    print(comparison.table_markdown())
+    say(
+        args,
+        f"wrote {out}/ (this call {time.perf_counter() - started:.0f} s; "
+        f"all sessions {comparison.wall_seconds:.0f} s of computing)",
+    )
+    return 0
