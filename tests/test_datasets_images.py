@@ -441,3 +441,5 @@ def test_cli_train_on_tiny_mnist_files(tmp_path, capsys):
     assert (out / "summary.json").is_file()
     code = main(["train", "--dataset", "spheres", "--train-size", "100", "--out", str(out / "x")])
     assert code == 2 and "--train-size is not available for spheres" in capsys.readouterr().err
+    code = main(["train", "--dataset", "digits", "--data-dir", "x", "--out", str(out / "y")])
+    assert code == 2 and "--data-dir is not available for digits" in capsys.readouterr().err

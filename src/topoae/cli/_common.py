@@ -69,9 +69,7 @@ def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
     from topoae.datasets.images import accepts_option
 
     kwargs: dict[str, Any] = {}
-    if getattr(args, "data_dir", None) is not None:
-        kwargs["data_dir"] = args.data_dir
-    for option in ("train_size", "test_size"):
+    for option in ("data_dir", "train_size", "test_size"):
         if getattr(args, option, None) is None:
             continue
         if not accepts_option(args.dataset, option):
