@@ -103,6 +103,14 @@ def test_same_random_state_gives_identical_embedding(blobs):
     assert not np.allclose(first, other)
 
 
+def test_fit_leaves_global_random_state_alone(blobs):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    small().fit(blobs[0])
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_training_improves_the_embedding():
     # openTSNE-style: the same network before and after training. "Before" runs one epoch at
     # a negligible learning rate, so only the BatchNorm statistics adapt to the data.

@@ -534,8 +534,6 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         autoencoder = None
         if custom is not None:
             autoencoder = _custom_autoencoder(custom, sample_shape, int(self.n_components))
-        model = build_model(config, sample_shape, autoencoder=autoencoder)
-
         progress = None
         callback = None
         if self.verbose:
@@ -549,8 +547,14 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                     loss=f"{record['train_loss']:.4g}", val_loss=f"{record['val_loss']:.4g}"
                 )
 
+        device = params["device"]
+        # build_model seeds torch's global generator; fork it so that fitting leaves the
+        # caller's random state as it was (the run itself stays seeded by seed).
+        forked = [device.index or 0] if device.type == "cuda" else []
         try:
-            result = train(x_train, x_val, config, model=model, callback=callback)
+            with torch.random.fork_rng(devices=forked):
+                model = build_model(config, sample_shape, autoencoder=autoencoder)
+                result = train(x_train, x_val, config, model=model, callback=callback)
         finally:
             if progress is not None:
                 progress.close()
