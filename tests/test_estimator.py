@@ -272,10 +272,15 @@ def test_invalid_parameters_fail_at_fit_not_init(blobs, params, message):
 
 def test_divergence_names_the_epoch_and_leaves_it_unfitted(blobs):
     ae = small(standardize=False)
-    with pytest.raises(TrainingDivergedError, match=r"epoch 1.*Lower the learning rate"):
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1.*Lower the learning rate.*standard"):
         ae.fit(blobs[0] * 1e19)  # squares overflow float32
     with pytest.raises(NotFittedError):
         ae.transform(blobs[0])
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        ae.fit(blobs[0] * 1e300)
+    fitted = small(standardize=False).fit(blobs[0])
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        fitted.transform(blobs[0] * 1e300)  # never a silent NaN embedding
 
 
 def test_verbose_shows_progress_else_silent(blobs, capsys):

@@ -39,7 +39,15 @@ from topoae.models import (
     build_autoencoder,
     image_data_scale,
 )
-from topoae.training import TrainConfig, build_model, embed, reconstruct, resolve_device, train
+from topoae.training import (
+    TrainConfig,
+    TrainingDivergedError,
+    build_model,
+    embed,
+    reconstruct,
+    resolve_device,
+    train,
+)
 
 __all__ = ["TopologicalAutoencoder", "expected_failed_checks"]
 
@@ -396,10 +404,18 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _preprocess(self, X: np.ndarray) -> np.ndarray:
         """Apply the fitted standardisation; return float32 of the same shape."""
-        if self.mean_ is None:
-            return np.array(X, dtype=np.float32)
-        flat = X.reshape(len(X), -1).astype(np.float64)
-        return ((flat - self.mean_) / self.scale_).astype(np.float32).reshape(X.shape)
+        with np.errstate(over="ignore"):  # overflow is reported below, with a remedy
+            if self.mean_ is None:
+                out = np.array(X, dtype=np.float32)
+            else:
+                flat = X.reshape(len(X), -1).astype(np.float64)
+                out = ((flat - self.mean_) / self.scale_).astype(np.float32).reshape(X.shape)
+        if not np.isfinite(out).all():
+            raise ValueError(
+                "X holds values beyond float32's range (about 3.4e38), in which the network "
+                "computes; rescale the data or use standardize=True."
+            )
+        return out
 
     def _postprocess(self, X_model: np.ndarray) -> np.ndarray:
         """Undo the standardisation of model-space data; float32, shape ``(n, *input_shape_)``."""
@@ -555,6 +571,12 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             with torch.random.fork_rng(devices=forked):
                 model = build_model(config, sample_shape, autoencoder=autoencoder)
                 result = train(x_train, x_val, config, model=model, callback=callback)
+        except TrainingDivergedError as error:
+            raise TrainingDivergedError(
+                f"{error} In {type(self).__name__}: pass a smaller learning_rate or lam"
+                + ("" if standardize else ", or standardize=True for features of large scale")
+                + "."
+            ) from error
         finally:
             if progress is not None:
                 progress.close()
