@@ -156,7 +156,8 @@ class PCABaseline(Baseline):
         return self
 
     def transform(self, X) -> np.ndarray:
-        return self.estimator_.transform(self._check_transform_input(X))
+        matrix = self._check_transform_input(X)
+        return self.estimator_.transform(matrix)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstruct flattened inputs, shape ``(n, n_features_in_)``."""
@@ -193,7 +194,8 @@ class IsomapBaseline(Baseline):
         return self
 
     def transform(self, X) -> np.ndarray:
-        return self.estimator_.transform(self._check_transform_input(X))
+        matrix = self._check_transform_input(X)
+        return self.estimator_.transform(matrix)
 
 
 class TSNEBaseline(Baseline):
@@ -329,7 +331,8 @@ class UMAPBaseline(Baseline):
         return self
 
     def transform(self, X) -> np.ndarray:
-        return np.asarray(self.estimator_.transform(self._check_transform_input(X)))
+        matrix = self._check_transform_input(X)
+        return np.asarray(self.estimator_.transform(matrix))
 
 
 #: Baselines by name, in the paper's table order.

@@ -44,7 +44,8 @@ def add_parser(subparsers) -> None:
         "--methods",
         type=_method_list,
         default=list(DEFAULT_METHODS),
-        help=f"comma-separated, in table order (default: {','.join(DEFAULT_METHODS)})",
+        help="comma-separated, run in this order (tables use the paper's order; default: "
+        f"{','.join(DEFAULT_METHODS)})",
     )
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument(
