@@ -160,7 +160,7 @@ def test_tensor_and_float32_inputs_match_numpy(blobs):
     np.testing.assert_array_equal(ae.transform(torch.from_numpy(X32)), reference)
 
 
-def test_image_input_keeps_its_shape():
+def test_image_input_keeps_its_shape(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, size=(60, 1, 6, 6)).astype(np.float32)
     ae = small(hidden_sizes=(16,), data_scale="image").fit(images)
@@ -174,6 +174,9 @@ def test_image_input_keeps_its_shape():
     for wrong in (images.reshape(60, 36), images.reshape(60, 4, 3, 3)):
         with pytest.raises(ValueError, match=r"fitted on samples of shape \(1, 6, 6\)"):
             ae.transform(wrong)
+    loaded = TopologicalAutoencoder.load(ae.save(tmp_path / "images.pt"))
+    np.testing.assert_array_equal(loaded.transform(images), Z)
+    assert loaded.input_shape_ == (1, 6, 6) and loaded.data_scale_ == ae.data_scale_
     with pytest.warns(UserWarning, match="Tanh"):
         small(hidden_sizes=(16,)).fit(images * 3)
 

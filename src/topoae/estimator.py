@@ -449,7 +449,8 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         topoae.training.TrainingDivergedError
             If the loss becomes NaN or infinite; the message names the epoch and a remedy.
         """
-        vars(self).pop("model_", None)  # a failed refit must not look fitted
+        for stale in ("model_", "_n_features_out"):  # a failed refit must not look fitted
+            vars(self).pop(stale, None)
         params = self._check_params()
         fraction = float(self.validation_fraction)
         min_samples = 4 if fraction > 0 else 2  # two to train on, two to validate on
