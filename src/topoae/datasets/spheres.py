@@ -49,7 +49,7 @@ def make_spheres(
     Examples
     --------
     >>> X, y = make_spheres()
-    >>> X.shape, y.max()
+    >>> X.shape, int(y.max())
     ((10000, 101), 10)
     """
     if n_samples < 1 or d < 1 or n_spheres < 2 or r <= 0:
