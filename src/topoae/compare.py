@@ -551,6 +551,7 @@ def compare(
     sigmas: Iterable[float] | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     figure: bool = True,
+    jobs: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Run every method on every seed, measure on the test split, and tabulate.
@@ -574,6 +575,10 @@ def compare(
         Extra arguments of :func:`topoae.datasets.load` (e.g. ``data_dir``).
     figure : bool
         Draw ``figure.png`` (needs the ``plot`` extra; skipped with a warning without it).
+    jobs : int
+        Run up to this many method/seed pairs at once, each in its own process (spawned,
+        with ``cpu_count // jobs`` torch threads); results are stored by this process as
+        they finish, so resuming works the same.
     log : callable, optional
         Receives progress lines (the command line prints them to stderr).
 
@@ -602,6 +607,8 @@ def compare(
     seeds = paper_seeds(seeds) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"Seeds must be a non-empty list without repeats, got {seeds}.")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}.")
     say = log or (lambda message: None)
     dataset_kwargs = dict(dataset_kwargs or {})
 
@@ -640,25 +647,28 @@ def compare(
         _resume(comparison)
     data_cache = {seeds[0]: first}
 
+    def data_for(seed: int) -> Dataset:
+        if seed not in data_cache:
+            data_cache[seed] = load(seed)
+        return data_cache[seed]
+
     # Method by method, in the order given: a time-boxed run has its first methods on all
     # seeds (the table lists the methods in the paper's order regardless).
     todo = [(s, m) for m in methods for s in seeds if comparison.record(m, s) is None]
     done = len(seeds) * len(methods) - len(todo)
     if done:
         say(f"resuming {out}: {done} of {len(seeds) * len(methods)} method/seed pairs done")
-    for index, (seed, method) in enumerate(todo, start=1):
-        started = time.perf_counter()
-        say(f"[{index}/{len(todo)}] {METHODS[method]} seed {seed}")
-        data = data_cache.get(seed) or load(seed)
-        data_cache = {seed: data}
+    session_start, earlier_wall = time.perf_counter(), comparison.wall_seconds
+
+    def task(seed: int, method: str) -> dict[str, Any]:
         run_dir = (
             comparison.out / "runs" / f"{method}-seed{seed}"
             if comparison.out is not None and method in AUTOENCODERS
             else None
         )
-        result = run_method(
-            method,
-            data,
+        return dict(
+            method=method,
+            data=data_for(seed),
             seed=seed,
             preset=name,
             max_epochs=max_epochs,
@@ -668,11 +678,12 @@ def compare(
             ks=ks,
             sigmas=sigmas,
             run_dir=run_dir,
-            log=say,
         )
+
+    def store(result: MethodResult, run_dir: Path | None) -> None:
         record = {
-            "method": method,
-            "seed": seed,
+            "method": result.method,
+            "seed": result.seed,
             "measures": result.measures,
             "seconds": result.seconds,
             "info": _jsonable(result.info),
@@ -680,20 +691,29 @@ def compare(
         if comparison.out is not None:
             from topoae.runs import embedding_to_csv
 
-            path = comparison.out / "embeddings" / f"{method}_seed{seed}.csv"
-            atomic_write_text(path, embedding_to_csv(result.latent, data.y_test))
+            path = comparison.out / "embeddings" / f"{result.method}_seed{result.seed}.csv"
+            labels = data_for(result.seed).y_test
+            atomic_write_text(path, embedding_to_csv(result.latent, labels))
             record["embedding"] = str(path.relative_to(comparison.out))
             if run_dir is not None:
                 record["run_dir"] = str(run_dir.relative_to(comparison.out))
         comparison.records.append(record)
-        comparison.wall_seconds += time.perf_counter() - started
+        comparison.wall_seconds = earlier_wall + time.perf_counter() - session_start
         if comparison.out is not None:
             _save_results(comparison)
         say(
-            f"  {METHODS[method]} seed {seed}: KL_0.1 {result.measures['kl_0.1']:.4f}, "
-            f"ℓ-Cont {result.measures['continuity']:.4f} "
+            f"  {METHODS[result.method]} seed {result.seed}: KL_0.1 "
+            f"{result.measures['kl_0.1']:.4f}, ℓ-Cont {result.measures['continuity']:.4f} "
             f"({result.seconds['total']:.0f}s)"
         )
+
+    if jobs == 1 or len(todo) <= 1:
+        for index, (seed, method) in enumerate(todo, start=1):
+            say(f"[{index}/{len(todo)}] {METHODS[method]} seed {seed}")
+            kwargs = task(seed, method)
+            store(run_method(**kwargs, log=say), kwargs["run_dir"])
+    else:
+        _run_parallel(todo, task, store, jobs, say)
 
     if comparison.out is not None:
         _save_results(comparison)
@@ -702,6 +722,59 @@ def compare(
         if figure:
             _figure(comparison, first, say)
     return comparison
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker(kwargs: dict[str, Any], queue, header: str) -> MethodResult:
+    queue.put(header)
+    result = run_method(**kwargs, log=queue.put)
+    result.model = None  # the parent needs measures and the embedding only
+    return result
+
+
+def _run_parallel(todo, task, store, jobs: int, say) -> None:
+    """Run ``todo`` pairs in ``jobs`` spawned processes; ``store`` each result as it finishes."""
+    import concurrent.futures
+    import multiprocessing
+    import os
+    import threading
+
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with context.Manager() as manager:
+        queue = manager.Queue()
+
+        def relay() -> None:
+            while (message := queue.get()) is not None:
+                say(message)
+
+        relay_thread = threading.Thread(target=relay, daemon=True)
+        relay_thread.start()
+        try:
+            with concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=context, initializer=_worker_init, initargs=(threads,)
+            ) as pool:
+                futures = {}
+                for index, (seed, method) in enumerate(todo, start=1):
+                    kwargs = task(seed, method)
+                    header = f"[{index}/{len(todo)}] {METHODS[method]} seed {seed}"
+                    future = pool.submit(_worker, kwargs, queue, header)
+                    futures[future] = kwargs["run_dir"]
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        store(future.result(), futures[future])
+                except BaseException:
+                    for future in futures:  # do not start the rest after a failure
+                        future.cancel()
+                    raise
+        finally:
+            queue.put(None)
+            relay_thread.join()
 
 
 def _resume(comparison: Comparison) -> None:
@@ -796,8 +869,9 @@ def read_embedding_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]
     """Read an embedding written elsewhere.
 
     Accepts the authors' format (header ``0,1,labels``; labels may be written as
-    floats like ``10.0``), any header whose label column is named ``label``,
-    ``labels``, ``y`` or ``target``, or plain numeric columns without a header.
+    floats like ``10.0``), a header ``0,1`` without labels, any header whose label
+    column is named ``label``, ``labels``, ``y`` or ``target``, or plain numeric
+    columns without a header.
 
     Parameters
     ----------
@@ -821,10 +895,14 @@ def read_embedding_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]
     if not rows:
         raise ValueError(f"{path} is empty.")
     header = None
+    first = [v.strip() for v in rows[0]]
     try:
-        [float(v) for v in rows[0]]
+        [float(v) for v in first]
+        # A numeric first row is a header only when it reads 0, 1, ..., q-1 (our format).
+        if first == [str(i) for i in range(len(first))]:
+            header, rows = first, rows[1:]
     except ValueError:
-        header, rows = [h.strip().lower() for h in rows[0]], rows[1:]
+        header, rows = [h.lower() for h in first], rows[1:]
     if not rows:
         raise ValueError(f"{path} has a header but no rows.")
     widths = {len(row) for row in rows}

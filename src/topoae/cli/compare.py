@@ -64,6 +64,12 @@ def add_parser(subparsers) -> None:
         help="clean: autoencoders train on the training split only; reference: also on the "
         "validation split, as the authors' code did (default: clean)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="run up to N method/seed pairs at once in separate processes (1)",
+    )
     parser.add_argument("--no-figure", action="store_true", help="skip figure.png")
     parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default: runs/<dataset>-compare)"
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         dataset_kwargs=kwargs,
         figure=not args.no_figure,
+        jobs=args.jobs,
         log=lambda message: say(args, message),
     )
     print(comparison.table_markdown())

@@ -1,0 +1,214 @@
+"""compare(): methods × seeds on a small Spheres, files written, resume, tables, errors."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from topoae import compare as compare_module
+from topoae import datasets
+from topoae.compare import (
+    COLUMNS,
+    PAPER_TABLE,
+    compare,
+    paper_seeds,
+    read_embedding_csv,
+    run_method,
+    summarize,
+)
+from topoae.presets import PAPER_SEEDS
+from topoae.runs import load_run
+
+#: 10 small spheres of 30 points plus an enclosing one of 300, in R^11: 60 test points.
+SMALL = {"n_samples": 30, "d": 10}
+KS = (5, 10)
+
+
+def _small_compare(out, **kwargs):
+    settings = dict(
+        methods=["pca", "ae"],
+        seeds=[1, 2],
+        out=out,
+        max_epochs=1,
+        ks=KS,
+        dataset_kwargs=SMALL,
+        device="cpu",
+    )
+    settings.update(kwargs)
+    return compare("spheres", **settings)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    lines = []
+    comparison = _small_compare(out, log=lines.append)
+    return out, comparison, lines
+
+
+def test_writes_every_file(small_run):
+    out, comparison, lines = small_run
+    for name in ("results.json", "table.md", "table.csv", "figure.png"):
+        assert (out / name).stat().st_size > 0, name
+    for method in ("pca", "ae"):
+        for seed in (1, 2):
+            latent, labels = read_embedding_csv(out / "embeddings" / f"{method}_seed{seed}.csv")
+            assert latent.shape == (60, 2)
+            assert np.array_equal(labels, datasets.load("spheres", seed=seed, **SMALL).y_test)
+    # Autoencoders get a standard run folder that the other tools can read.
+    run = load_run(out / "runs" / "ae-seed1")
+    latent, _ = read_embedding_csv(out / "embeddings" / "ae_seed1.csv")
+    assert np.allclose(run.latent_test, latent)
+    assert run.summary["kl_0.1"] == comparison.record("ae", 1)["measures"]["kl_0.1"]
+    assert not (out / "runs" / "pca-seed1").exists()
+    # Progress: one line per method and seed, method by method.
+    starts = [line for line in lines if line.startswith("[")]
+    assert starts == ["[1/4] PCA seed 1", "[2/4] PCA seed 2", "[3/4] AE seed 1", "[4/4] AE seed 2"]
+
+
+def test_results_hold_every_measure_and_the_settings(small_run):
+    out, comparison, _ = small_run
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["settings"]["seeds"] == [1, 2]
+    assert saved["settings"]["ks"] == list(KS)
+    assert len(saved["records"]) == 4
+    for record in saved["records"]:
+        assert {
+            "kl_0.01",
+            "kl_0.1",
+            "kl_1",
+            "mrre",
+            "continuity",
+            "trustworthiness",
+            "rmse",
+        } <= set(record["measures"])
+        assert len(record["measures"]["trustworthiness_per_k"]) == len(KS)
+        assert "data_mse" in record["measures"]  # both PCA and the AE reconstruct
+        assert record["seconds"]["total"] >= record["seconds"]["fit"] >= 0
+    ae = comparison.record("ae", 2)
+    assert ae["info"]["config"]["lam"] == 0.0
+    assert ae["info"]["config"]["train_on_validation"] is False
+    assert ae["info"]["epochs"] == 1
+    assert saved["summary"]["pca"]["kl_0.1"]["n"] == 2
+
+
+def test_table_has_ours_and_the_papers_rows(small_run):
+    out, comparison, _ = small_run
+    headers, rows = comparison.table()
+    assert headers == ["method", "seeds", *[h for _, h in COLUMNS]]
+    assert [row[0] for row in rows] == ["PCA", "PCA (paper)", "AE", "AE (paper)"]
+    assert all(len(row) == len(headers) for row in rows)
+    assert rows[1][2:] == [f"{PAPER_TABLE['spheres']['pca'][k]:.3g}" for k, _ in COLUMNS]
+    mean, std, n = comparison.summary()["pca"]["kl_0.1"]
+    assert rows[0][3] == f"{mean:.3g} ± {std:.2g}" and n == 2
+    assert (out / "table.md").read_text().strip() == comparison.table_markdown()
+    table = list(csv.DictReader(io.StringIO((out / "table.csv").read_text())))
+    assert [(r["method"], r["source"]) for r in table] == [
+        ("pca", "ours"),
+        ("pca", "paper"),
+        ("ae", "ours"),
+        ("ae", "paper"),
+    ]
+    assert float(table[0]["kl_0.1_mean"]) == pytest.approx(mean)
+    assert float(table[3]["data_mse_mean"]) == pytest.approx(0.8155)
+
+
+def test_rerun_skips_finished_pairs_and_adds_new_ones(small_run, tmp_path, monkeypatch):
+    out, comparison, _ = small_run
+    calls = []
+    real = compare_module.run_method
+
+    def counting(method, data, **kwargs):
+        calls.append((method, kwargs["seed"]))
+        return real(method, data, **kwargs)
+
+    monkeypatch.setattr(compare_module, "run_method", counting)
+    again = _small_compare(out)
+    assert calls == []
+    assert again.records == comparison.records
+    # Another method: only its pairs run; the earlier ones stay in results.json.
+    more = _small_compare(out, methods=["pca", "isomap"], seeds=[2])
+    assert calls == [("isomap", 2)]
+    assert [row[0] for row in more.table()[1]] == ["Isomap", "Isomap (paper)", "PCA", "PCA (paper)"]
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["records"]) == 5
+    assert saved["settings"]["all_methods"] == ["pca", "ae", "isomap"]
+
+
+def test_rerun_with_other_settings_is_refused(small_run):
+    out, _, _ = small_run
+    with pytest.raises(ValueError, match=r"other settings.*ks"):
+        _small_compare(out, ks=(5,))
+    with pytest.raises(ValueError, match=r"other settings.*protocol"):
+        _small_compare(out, protocol="reference")
+
+
+def test_reference_protocol_trains_on_validation_too():
+    data = datasets.load("spheres", seed=3, **SMALL)
+    result = run_method("ae", data, seed=3, max_epochs=1, ks=KS, protocol="reference")
+    assert result.info["config"]["train_on_validation"] is True
+    assert result.measures["data_mse"] > 0 and result.latent.shape == (60, 2)
+
+
+def test_a_dataset_object_is_used_for_every_seed():
+    data = datasets.load("spheres", seed=0, **SMALL)
+    comparison = compare(data, methods=["pca"], seeds=[4, 5], ks=KS, figure=False)
+    a, b = (comparison.record("pca", s)["measures"] for s in (4, 5))
+    assert a["kl_0.1"] == pytest.approx(b["kl_0.1"])  # same data, deterministic PCA
+
+
+def test_summarize_is_mean_and_sample_std():
+    records = [
+        {"method": "pca", "seed": s, "measures": {"kl_0.1": v, "rmse": 2 * v}}
+        for s, v in ((1, 0.1), (2, 0.2), (3, 0.6))
+    ]
+    summary = summarize(records)
+    mean, std, n = summary["pca"]["kl_0.1"]
+    assert (mean, n) == (pytest.approx(0.3), 3)
+    assert std == pytest.approx(np.sqrt(((0.2**2) + (0.1**2) + (0.3**2)) / 2))
+    assert summarize(records, seeds=[3])["pca"]["rmse"] == (1.2, 0.0, 1)
+    assert "data_mse" not in summary["pca"]
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown method.*lle"):
+        compare("spheres", methods=["pca", "lle"], seeds=[1])
+    with pytest.raises(ValueError, match="Unknown protocol"):
+        compare("spheres", methods=["pca"], seeds=[1], protocol="leaky")
+    with pytest.raises(ValueError, match="without repeats"):
+        compare("spheres", methods=["pca"], seeds=[1, 1])
+    with pytest.raises(ValueError, match="1 to 5"):
+        paper_seeds(6)
+    assert paper_seeds(2) == list(PAPER_SEEDS[:2])
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        _small_compare(tmp_path)
+
+
+def test_read_embedding_csv_formats(tmp_path):
+    authors = tmp_path / "authors.csv"
+    authors.write_text("0,1,labels\n0.5,-1.0,10.0\n2.0,3.0,3.0\n")
+    latent, labels = read_embedding_csv(authors)
+    assert np.array_equal(latent, [[0.5, -1.0], [2.0, 3.0]])
+    assert labels.dtype == np.int64 and list(labels) == [10, 3]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("0.5,-1.0\n2.0,3.0\n")
+    latent, labels = read_embedding_csv(plain)
+    assert latent.shape == (2, 2) and labels is None
+    ours = tmp_path / "ours.csv"  # what topoae.runs.embedding_to_csv writes without labels
+    ours.write_text("0,1\n0.5,-1.0\n")
+    latent, labels = read_embedding_csv(ours)
+    assert np.array_equal(latent, [[0.5, -1.0]]) and labels is None
+    for text, message in (
+        ("", "empty"),
+        ("0,1\n", "no rows"),
+        ("1,2\n3\n", "different lengths"),
+        ("a,b\n1,x\n", "not numbers"),
+        ("0,labels\n1,0.5\n", "not integers"),
+    ):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_embedding_csv(bad)
