@@ -16,8 +16,8 @@ def assert_not_blank(path, size=None):
     """A PNG of ``size`` pixels whose pixels vary and are not all white."""
     with Image.open(path) as image:
         assert image.format == "PNG"
-        if size is not None:
-            assert image.size == size
+        if size is not None:  # inches x dpi, give or take matplotlib's rounding
+            assert abs(image.size[0] - size[0]) <= 1 and abs(image.size[1] - size[1]) <= 1
         pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
     assert pixels.std() > 5
     assert (pixels < 200).any(axis=-1).mean() > 0.005  # some ink, not just a white page
@@ -115,12 +115,16 @@ def test_plot_embeddings_bad_suffix(tmp_path, clusters):
     assert not list(tmp_path.iterdir())
 
 
-def test_matplotlib_is_imported_only_when_drawing():
-    import subprocess
+def test_matplotlib_is_imported_only_when_drawing(monkeypatch):
+    import importlib
     import sys
 
-    code = "import sys, topoae.plotting; assert 'matplotlib' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # any import of it now fails
+    for name in [m for m in sys.modules if m.startswith("topoae.plotting")]:
+        monkeypatch.delitem(sys.modules, name)
+    for module in ("style", "embeddings", "diagrams", "animation", "filtration"):
+        importlib.import_module(f"topoae.plotting.{module}")
+    importlib.import_module("topoae.plotting")
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch, clusters):
@@ -129,3 +133,188 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, clusters):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"topoae\[plot\]"):
         plot_embeddings({"A": clusters})
+
+
+# --------------------------------------------------------------------------- diagrams
+
+
+def circle(n, seed=0, noise=0.0):
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, n)
+    return np.column_stack([np.cos(angles), np.sin(angles)]) + noise * np.random.default_rng(
+        seed + 1
+    ).normal(size=(n, 2))
+
+
+def test_compare_persistence_isometric_copy_has_distance_zero():
+    from topoae.plotting.diagrams import compare_persistence
+
+    X = np.column_stack([circle(60), np.zeros(60)])  # a circle in a plane of R^3
+    theta = 0.7
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    Z = 3.0 * X[:, :2] @ rotation  # rotated and scaled: the same after normalising
+    result = compare_persistence(X, Z, n_subsample=None)
+    assert result.n_points == 60
+    assert len(result.diagrams_x[1]) >= 1  # the circle's loop
+    for key, value in result.distances.items():
+        assert value == pytest.approx(0.0, abs=1e-9), key
+
+
+def test_compare_persistence_loop_lost_in_a_line():
+    from topoae.plotting.diagrams import compare_persistence
+
+    X = circle(80)
+    Z = np.column_stack([np.arctan2(X[:, 1], X[:, 0]), np.zeros(80)])  # the circle cut open
+    result = compare_persistence(X, Z, n_subsample=50, random_state=3)
+    assert result.n_points == 50
+    assert len(result.diagrams_z[1]) == 0
+    # The bottleneck distance in H1 is half the persistence of the circle's loop (it is
+    # matched to the diagonal), computed here by hand.
+    loop = result.diagrams_x[1][np.argmax(np.diff(result.diagrams_x[1], axis=1))]
+    assert result.distances["bottleneck_h1"] == pytest.approx((loop[1] - loop[0]) / 2)
+    assert result.distances["bottleneck_h1"] > 0.2
+
+
+def test_plot_persistence_png(tmp_path):
+    from topoae.plotting.diagrams import plot_persistence
+
+    X = np.column_stack([circle(50, noise=0.05), np.zeros(50)])
+    Z = X[:, :2] * [1.0, 0.2]
+    fig = plot_persistence(X, Z, tmp_path / "dgm.png", n_subsample=40, dpi=40, title="t")
+    assert_not_blank(tmp_path / "dgm.png", tuple(int(v * 40) for v in fig.get_size_inches()))
+    text = fig._suptitle.get_text()
+    assert "bottleneck" in text and "Wasserstein" in text and "40 points" in text
+    assert len(fig.axes) == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"Z": np.zeros((5, 2))}, "shape"),
+        ({"max_dimension": 3}, "max_dimension"),
+        ({"n_subsample": 2}, "n_subsample"),
+    ],
+)
+def test_compare_persistence_bad_input(kwargs, message):
+    from topoae.plotting.diagrams import compare_persistence
+
+    args = {"X": circle(10), "Z": circle(10), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        compare_persistence(**args)
+
+
+# --------------------------------------------------------------------------- animation
+
+
+def gif_frames(path):
+    with Image.open(path) as image:
+        assert image.format == "GIF"
+        frames = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            frames.append(np.asarray(image.convert("RGB"), dtype=np.float64))
+        return image.size, frames
+
+
+def test_animate_snapshots_gif(tmp_path):
+    from topoae.plotting.animation import Snapshots, animate_snapshots
+
+    rng = np.random.RandomState(0)
+    labels = np.repeat(np.arange(11), 10)
+    growth = np.linspace(0.1, 1.0, 5)[:, None, None]
+    latent = growth * (rng.normal(size=(1, 110, 2)) + 4 * (labels[None, :, None] % 3))
+    runs = [
+        Snapshots("ae", latent, epoch=np.arange(5), step=10 * np.arange(5), labels=labels),
+        Snapshots("topoae", latent[:3] * 2, epoch=np.arange(3), labels=labels),
+    ]
+    path = animate_snapshots(runs, tmp_path / "a.gif", dpi=40, panel_size=2.0, muted_label=10)
+    size, frames = gif_frames(path)
+    assert len(frames) == 5  # the longer run sets the length
+    assert size == (160, 98)  # (2 panels x 2.0 in, 2.0 in + 0.45 in of titles) x 40 dpi
+    for frame in frames:
+        assert frame.std() > 5
+    # Fixed axes: the cloud grows on screen from frame to frame (ink spreads out).
+    spread = [np.argwhere((f < 200).any(axis=-1))[:, 1].std() for f in frames]
+    assert spread[0] < spread[-1]
+
+
+def test_snapshots_validation():
+    from topoae.plotting.animation import Snapshots
+
+    with pytest.raises(ValueError, match=r"\(S, s, k\)"):
+        Snapshots("x", np.zeros((3, 4)), epoch=np.arange(3))
+    with pytest.raises(ValueError, match="epoch"):
+        Snapshots("x", np.zeros((3, 4, 2)), epoch=np.arange(2))
+    with pytest.raises(ValueError, match="labels"):
+        Snapshots("x", np.zeros((3, 4, 2)), epoch=np.arange(3), labels=np.arange(5))
+    with pytest.raises(ValueError, match="NaN"):
+        Snapshots("x", np.full((3, 4, 2), np.nan), epoch=np.arange(3))
+    # Three latent dimensions are drawn on shared principal axes.
+    latent = np.random.RandomState(0).normal(size=(2, 20, 3)) * [5.0, 1.0, 0.01]
+    planar = Snapshots("x", latent, epoch=np.arange(2)).planar()
+    assert planar.shape == (2, 20, 2)
+    assert planar[..., 0].std() > planar[..., 1].std()
+
+
+def test_animation_formats(tmp_path, monkeypatch):
+    import shutil
+
+    from topoae.plotting.animation import Snapshots, animate_snapshots
+
+    run = Snapshots("x", np.random.RandomState(0).normal(size=(2, 10, 2)), epoch=np.arange(2))
+    with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
+        animate_snapshots([run], tmp_path / "a.avi")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ValueError, match="ffmpeg"):
+        animate_snapshots([run], tmp_path / "a.mp4")
+    assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- filtration
+
+
+def test_rips_simplices_of_a_square():
+    from topoae.plotting.filtration import rips_simplices
+
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    edges, edge_values, triangles, triangle_values = rips_simplices(square)
+    assert len(edges) == 6 and len(triangles) == 4
+    assert sorted(edge_values) == pytest.approx([1, 1, 1, 1, np.sqrt(2), np.sqrt(2)])
+    # Every triangle of a square has a diagonal as its longest edge.
+    assert triangle_values == pytest.approx(np.full(4, np.sqrt(2)))
+
+
+def test_animate_filtration_gif(tmp_path):
+    from topoae.plotting.filtration import animate_filtration, noisy_circle
+
+    points = noisy_circle(12, noise=0.05, seed=1)
+    path = animate_filtration(points, tmp_path / "f.gif", n_frames=4, dpi=40, panel_size=2.0)
+    size, frames = gif_frames(path)
+    assert len(frames) == 4
+    assert size == (172, 94)  # (2 x 2.0 + 0.3 in, 2.0 + 0.35 in) x 40 dpi
+    # More ink as the complex grows: balls, edges and triangles fill the left panel.
+    ink = [(f < 200).any(axis=-1).mean() for f in frames]
+    assert ink[0] < ink[-1]
+
+
+def test_read_points_csv(tmp_path):
+    from topoae.plotting.filtration import read_points_csv
+
+    (tmp_path / "a.csv").write_text("0,1,labels\n0.5,1.5,3\n2,3,1\n4,5,0\n")
+    assert read_points_csv(tmp_path / "a.csv").tolist() == [[0.5, 1.5], [2, 3], [4, 5]]
+    (tmp_path / "b.csv").write_text("1,2\n3,4\n5,6\n")
+    assert read_points_csv(tmp_path / "b.csv").shape == (3, 2)
+    (tmp_path / "c.csv").write_text("x\n1\n2\n3\n")
+    with pytest.raises(ValueError, match="two coordinate columns"):
+        read_points_csv(tmp_path / "c.csv")
+    (tmp_path / "d.csv").write_text("1,2\n3,x\n5,6\n")
+    with pytest.raises(ValueError, match="two numbers"):
+        read_points_csv(tmp_path / "d.csv")
+
+
+def test_animate_filtration_bad_input(tmp_path):
+    from topoae.plotting.filtration import animate_filtration
+
+    with pytest.raises(ValueError, match="too many"):
+        animate_filtration(np.zeros((500, 2)), tmp_path / "f.gif")
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        animate_filtration(np.zeros((5, 3)), tmp_path / "f.gif")
