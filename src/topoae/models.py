@@ -6,11 +6,12 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.losses import TopologicalLossTerms, TopologicalSignatureLoss
+from topoae.losses import TopologicalLossTerms, TopologicalSignatureLoss, _normalised_distances
 
 __all__ = [
     "ARCHITECTURES",
@@ -231,11 +232,17 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
     def data_distances(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised data-space distances ``A^X`` of a batch, shape ``(m, m)``, no graph."""
         with torch.no_grad():
-            flat = x.reshape(x.shape[0], -1)
+            flat = x.detach().reshape(x.shape[0], -1)
+            if flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64):
+                # A compiled loop (no torch dispatch); from_numpy shares its memory.
+                points = np.ascontiguousarray(flat.numpy())
+                scale = points.dtype.type(self.data_scale or 0)  # 0: the batch's largest
+                return torch.from_numpy(_normalised_distances(points, scale))
             dist = torch.cdist(flat, flat)
-            scale = self.data_scale if self.data_scale is not None else dist.max()
+            if self.data_scale is not None:
+                return dist / self.data_scale
             # A batch of identical points has largest distance 0: leave the zeros as they are.
-            return dist / scale if self.data_scale is not None or scale > 0 else dist
+            return dist / dist.max().clamp_min(torch.finfo(dist.dtype).tiny)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss of a batch and its components.
@@ -255,22 +262,32 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         x_hat = self.autoencoder.decode(z)
         reconstruction = F.mse_loss(x_hat, x)
         if self.lam == 0:
-            return reconstruction, {
-                "loss": reconstruction.item(),
-                "reconstruction": reconstruction.item(),
-            }
+            value = reconstruction.item()
+            return reconstruction, {"loss": value, "reconstruction": value}
+        m = x.shape[0]
         terms: TopologicalLossTerms = self.topo_loss.from_latent(
             self.data_distances(x), z, self.latent_norm
         )
-        topological = terms.total / x.shape[0]
-        loss = reconstruction + self.lam * topological
+        # MSE + λ·L_topo/m as one operation: each small one costs microseconds on a CPU.
+        loss = torch.add(reconstruction, terms.total, alpha=self.lam / m)
+        values = _floats(
+            loss, reconstruction, terms.total, terms.x_to_z, terms.z_to_x, self.latent_norm
+        )
         components = {
-            "loss": loss.item(),
-            "reconstruction": reconstruction.item(),
-            "topological": topological.item(),
-            "x_to_z": terms.x_to_z.item(),
-            "z_to_x": terms.z_to_x.item(),
+            "loss": values[0],
+            "reconstruction": values[1],
+            "topological": values[2] / m,
+            "x_to_z": values[3],
+            "z_to_x": values[4],
             "shared_edges": terms.shared_edges,
-            "latent_norm": self.latent_norm.item(),
+            "latent_norm": values[5],
         }
         return loss, components
+
+
+def _floats(*scalars: torch.Tensor) -> list[float]:
+    """Python floats of 0-d tensors, read back in one transfer (one synchronisation) from a GPU."""
+    if scalars[0].device.type == "cpu":
+        return [s.item() for s in scalars]
+    with torch.no_grad():
+        return torch.stack([s.to(scalars[0].dtype) for s in scalars]).tolist()
