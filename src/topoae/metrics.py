@@ -282,13 +282,11 @@ def _ranks_of(row, self_idx, queries, out):
     """Rank in ``row`` of each point in ``queries`` (self excluded from queries).
 
     rank(q) = 1 + #{l != self : (row[l], l) < (row[q], q)}: one pass over the row,
-    each element located among the sorted queries by a branch-free binary search.
+    each element located among the sorted queries through a bucket table.
     """
     m = queries.shape[0]
-    # Sorted query keys (distance, index), padded with +inf to a power of two > m.
-    size = 1
-    while size <= m:
-        size *= 2
+    # Sorted query keys (distance, index), with a +inf sentinel at position m.
+    size = m + 1
     sq = np.full(size, row.shape[0], dtype=np.int64)
     sd = np.full(size, np.inf)
     pos = np.empty(m, dtype=np.int64)  # sorted position -> position in queries
@@ -297,21 +295,32 @@ def _ranks_of(row, self_idx, queries, out):
         sq[s] = queries[s]
         pos[s] = s
     _heap_sort(sd, sq, pos, m)
-    diff = np.zeros(size + 1, dtype=np.int64)
+    diff = np.zeros(m + 1, dtype=np.int64)
+    lo = sd[0]
     dmax = sd[m - 1]
     qmax = sq[m - 1]
+    # Buckets over [lo, dmax]: first[b] = number of queries in buckets before b. The
+    # bucket map is monotone, so a query in an earlier (later) bucket than v is smaller
+    # (larger) than v, and only queries in v's own bucket need comparing.
+    n_buckets = 4 * m
+    scale = n_buckets / (dmax - lo) if dmax > lo else 0.0
+    first = np.empty(n_buckets, dtype=np.int64)
+    s = 0
+    for b in range(n_buckets):
+        while s < m and min(int((sd[s] - lo) * scale), n_buckets - 1) < b:
+            s += 1
+        first[b] = s
     for l in range(row.shape[0]):
         v = row[l]
         if v > dmax or (v == dmax and l >= qmax) or l == self_idx:
             continue  # before no query (or self, which is before all by definition)
         # below = number of query keys <= (v, l); l counts towards the ranks of the rest.
         below = 0
-        half = size // 2
-        while half > 0:
-            probe = below + half - 1
-            if sd[probe] < v or (sd[probe] == v and sq[probe] <= l):
-                below += half
-            half //= 2
+        if v >= lo:
+            below = first[min(int((v - lo) * scale), n_buckets - 1)]
+            # sd[m] = inf stops the scan.
+            while sd[below] < v or (sd[below] == v and sq[below] <= l):
+                below += 1
         diff[below] += 1
     acc = 0
     for s in range(m):
