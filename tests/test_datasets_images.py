@@ -437,7 +437,7 @@ def test_cli_train_on_tiny_mnist_files(tmp_path, capsys):
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "train 34, val 6, test 20" in captured.err
-    assert "estimated time of a full run: at most" in captured.err
+    assert "estimated time of a full run: about" in captured.err
     assert (out / "summary.json").is_file()
     code = main(["train", "--dataset", "spheres", "--train-size", "100", "--out", str(out / "x")])
     assert code == 2 and "--train-size is not available for spheres" in capsys.readouterr().err

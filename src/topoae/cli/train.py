@@ -111,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
     estimate = estimate_training_seconds(data.x_train, data.x_val, config)
     say(
         args,
-        f"estimated time of a full run: at most {format_duration(estimate['total_seconds'])} "
+        f"estimated time of a full run: about {format_duration(estimate['total_seconds'])} "
         f"({estimate['step_seconds'] * 1000:.1f} ms/step x {estimate['steps_per_epoch']:.0f} "
-        f"steps/epoch x {config.max_epochs} epochs, plus validation; an upper bound, early "
-        "stopping usually ends sooner)",
+        f"steps/epoch x {config.max_epochs} epochs, plus validation; all {config.max_epochs} "
+        "epochs counted, early stopping usually ends sooner)",
     )
 
     snapshot_x = snapshot_y = None
