@@ -13,8 +13,10 @@ from topoae.plotting.style import PANEL_SIZE, new_figure, save_figure, style_con
 __all__ = [
     "PersistenceComparison",
     "compare_persistence",
+    "diagram_distances",
     "draw_barcode",
     "draw_diagram",
+    "plot_diagram_panels",
     "plot_persistence",
 ]
 
@@ -80,10 +82,15 @@ def compare_persistence(
     -------
     PersistenceComparison
     """
-    from scipy.spatial.distance import cdist
+    X, Z = _check_pair(X, Z, max_dimension)
+    idx = _subsample(len(X), n_subsample, random_state)
+    X, Z = X[idx], Z[idx]
+    diagrams = [_diagrams(A, max_dimension, normalize) for A in (X, Z)]
+    distances = diagram_distances(diagrams[0], diagrams[1])
+    return PersistenceComparison(diagrams[0], diagrams[1], distances, len(X), normalize)
 
-    from topoae.topology import persistence_diagrams
 
+def _check_pair(X: Any, Z: Any, max_dimension: int) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     Z = np.asarray(Z, dtype=np.float64)
     X = X.reshape(len(X), -1)
@@ -95,23 +102,36 @@ def compare_persistence(
         raise ValueError("X and Z must not contain NaN or infinite values.")
     if not 0 <= max_dimension <= 2:
         raise ValueError(f"max_dimension must be 0, 1 or 2, got {max_dimension}.")
-    n = len(X)
-    if n < 3:
-        raise ValueError(f"Need at least 3 points for persistence diagrams, got {n}.")
-    if n_subsample is not None and n_subsample < n:
-        if n_subsample < 3:
-            raise ValueError(f"n_subsample must be >= 3, got {n_subsample}.")
-        idx = np.sort(np.random.default_rng(random_state).choice(n, n_subsample, replace=False))
-        X, Z = X[idx], Z[idx]
-    diagrams = []
-    for A in (X, Z):
-        dist = cdist(A, A)
-        if normalize:
-            top = dist.max()
-            if top == 0:
-                raise ValueError("All points coincide; cannot normalise distances.")
-            dist /= top
-        diagrams.append(persistence_diagrams(dist, max_dimension, metric="precomputed"))
+    if len(X) < 3:
+        raise ValueError(f"Need at least 3 points for persistence diagrams, got {len(X)}.")
+    return X, Z
+
+
+def _subsample(n: int, n_subsample: int | None, random_state: int | None) -> np.ndarray:
+    """Sorted indices of the seeded subsample (all points when n_subsample is None or >= n)."""
+    if n_subsample is None or n_subsample >= n:
+        return np.arange(n)
+    if n_subsample < 3:
+        raise ValueError(f"n_subsample must be >= 3, got {n_subsample}.")
+    return np.sort(np.random.default_rng(random_state).choice(n, n_subsample, replace=False))
+
+
+def _diagrams(A: np.ndarray, max_dimension: int, normalize: bool) -> list[np.ndarray]:
+    from scipy.spatial.distance import cdist
+
+    from topoae.topology import persistence_diagrams
+
+    dist = cdist(A, A)
+    if normalize:
+        top = dist.max()
+        if top == 0:
+            raise ValueError("All points coincide; cannot normalise distances.")
+        dist /= top
+    return persistence_diagrams(dist, max_dimension, metric="precomputed")
+
+
+def diagram_distances(a: list[np.ndarray], b: list[np.ndarray]) -> dict[str, float]:
+    """``bottleneck_h<d>`` and ``wasserstein_h<d>`` (order 1, L∞) between two diagram lists."""
     try:
         import gudhi
     except ImportError as error:
@@ -121,11 +141,10 @@ def compare_persistence(
     from topoae.metrics import wasserstein_distance
 
     distances = {}
-    for dim in range(max_dimension + 1):
-        a, b = diagrams[0][dim], diagrams[1][dim]
-        distances[f"bottleneck_h{dim}"] = float(gudhi.bottleneck_distance(a, b))
-        distances[f"wasserstein_h{dim}"] = wasserstein_distance(a, b, order=1.0)
-    return PersistenceComparison(diagrams[0], diagrams[1], distances, len(X), normalize)
+    for dim, (x, z) in enumerate(zip(a, b, strict=True)):
+        distances[f"bottleneck_h{dim}"] = float(gudhi.bottleneck_distance(x, z))
+        distances[f"wasserstein_h{dim}"] = wasserstein_distance(x, z, order=1.0)
+    return distances
 
 
 def draw_diagram(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = None) -> None:
@@ -269,6 +288,87 @@ def plot_persistence(
             axes[1, col].set_title(f"{name}: barcode")
             axes[1, col].set_xlabel(f"scale ({unit})")
         fig.suptitle("\n".join(lines))
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
+
+
+def plot_diagram_panels(
+    X: Any,
+    embeddings: dict[str, Any],
+    path: str | os.PathLike | None = None,
+    *,
+    max_dimension: int = 1,
+    n_subsample: int | None = 500,
+    random_state: int | None = 0,
+    normalize: bool = True,
+    data_name: str = "data",
+    ncols: int | None = None,
+    panel_size: float = PANEL_SIZE,
+    dpi: float | None = None,
+) -> Any:
+    """Diagram of the data next to the diagram of each embedding, distances in each title.
+
+    All diagrams use the same seeded subsample of points (as :func:`compare_persistence`).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or (n, C, H, W)
+        Data.
+    embeddings : dict of str to array-like of shape (n, q)
+        Method name to its embedding of the same points.
+    path : str or PathLike, optional
+        Save the figure there, atomically.
+    max_dimension, n_subsample, random_state, normalize
+        As in :func:`compare_persistence`.
+    data_name : str
+        Title of the data panel.
+    ncols : int, optional
+        Panels per row (default: up to 4).
+    panel_size : float
+        Side of one panel in inches.
+    dpi : float, optional
+        Resolution of raster output.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import math
+
+    if not embeddings:
+        raise ValueError("embeddings must name at least one method.")
+    checked = {name: _check_pair(X, Z, max_dimension) for name, Z in embeddings.items()}
+    X = next(iter(checked.values()))[0]
+    idx = _subsample(len(X), n_subsample, random_state)
+    dgm_x = _diagrams(X[idx], max_dimension, normalize)
+    panels = [(data_name, dgm_x, None)]
+    for name, (_, Z) in checked.items():
+        dgm_z = _diagrams(Z[idx], max_dimension, normalize)
+        panels.append((name, dgm_z, diagram_distances(dgm_x, dgm_z)))
+    finite = [d[np.isfinite(d).all(axis=1)] for _, dgms, _ in panels for d in dgms]
+    limit = 1.05 * max([float(d.max()) for d in finite if len(d)] + [1e-12])
+    n_panels = len(panels)
+    ncols = min(ncols or 4, n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    unit = "distance / max distance" if normalize else "distance"
+    seed_text = "" if random_state is None else f", seed {random_state}"
+    with style_context():
+        fig = new_figure(ncols * panel_size, nrows * (panel_size + 0.3) + 0.3)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (name, dgms, dist) in zip(axes, panels, strict=False):
+            draw_diagram(ax, dgms, limit=limit)
+            text = name
+            if dist is not None:
+                text += "\nbottleneck " + ", ".join(
+                    f"H{d} {dist[f'bottleneck_h{d}']:.3g}" for d in range(len(dgms))
+                )
+            ax.set_title(text)
+            ax.set_xlabel(f"birth ({unit})")
+            ax.set_ylabel(f"death ({unit})")
+        for ax in axes[n_panels:]:
+            ax.set_visible(False)
+        fig.suptitle(f"Vietoris–Rips persistence on {len(idx)} points{seed_text}")
     if path is not None:
         save_figure(fig, path, dpi=dpi)
     return fig

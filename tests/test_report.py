@@ -1,0 +1,221 @@
+"""The HTML report: self-contained, every section present, every image renders in a browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from PIL import Image
+
+from topoae import datasets
+from topoae.report import build_report, detect_kind
+from topoae.runs import embedding_to_csv, save_run
+from topoae.training import TrainConfig, embed, train
+
+CHROMIUM = "chromium"
+_CHECK_SCRIPT = """<script>
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (i) { return !i.complete || i.naturalWidth === 0; });
+  var out = document.createElement('pre');
+  out.id = 'image-check';
+  out.textContent = 'IMAGES=' + images.length + ' BROKEN=' + broken.length + ' SIZES=' +
+    images.map(function (i) { return i.naturalWidth + 'x' + i.naturalHeight; }).join(',');
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def make_run(folder, *, snapshots=True):
+    """A real (tiny) Spheres run folder: 96 training points, 2 epochs, 3 snapshots."""
+    data = datasets.load("spheres", seed=0)
+    config = TrainConfig(
+        batch_size=32, max_epochs=2, snapshot_every=3 if snapshots else 0, device="cpu"
+    )
+    subset = np.arange(0, 1000, 25)  # 40 test points
+    result = train(
+        data.x_train[:96],
+        data.x_val[:32],
+        config,
+        snapshot_data=data.x_test[subset] if snapshots else None,
+    )
+    latent = embed(result.model, data.x_test)
+    save_run(
+        folder,
+        meta={"dataset": "spheres", "model": "topoae"},
+        config=config,
+        model=result.model,
+        history=result.history,
+        latent_test=latent,
+        labels_test=data.y_test,
+        summary={"dataset": "spheres", "epochs": len(result.history), "kl_0.1": 0.25},
+        snapshots=result.snapshots,
+        snapshot_labels=data.y_test[subset],
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("run") / "topoae-seed0")
+
+
+@pytest.fixture(scope="module")
+def compare_dir(tmp_path_factory, run_dir):
+    """A comparison folder as `topoae compare` writes it, without its figure.png."""
+    from sklearn.decomposition import PCA
+
+    folder = tmp_path_factory.mktemp("compare")
+    data = datasets.load("spheres", seed=0)
+    latent_pca = PCA(2).fit(data.x_train).transform(data.x_test)
+    latent_ae = np.load(run_dir / "embedding_test.npz")["latent"]
+    records = []
+    for method, latent in (("pca", latent_pca), ("topoae", latent_ae)):
+        path = folder / "embeddings" / f"{method}_seed0.csv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(embedding_to_csv(latent, data.y_test))
+        records.append(
+            {
+                "method": method,
+                "seed": 0,
+                "measures": {"kl_0.1": 0.1},
+                "embedding": f"embeddings/{method}_seed0.csv",
+            }
+        )
+    records[1]["run_dir"] = "runs/topoae-seed0"
+    shutil.copytree(run_dir, folder / "runs" / "topoae-seed0")
+    settings = {"dataset": "spheres", "dataset_kwargs": {}, "methods": ["pca", "topoae"]}
+    settings["seeds"] = [0]
+    (folder / "results.json").write_text(
+        json.dumps({"format": 1, "settings": settings, "records": records})
+    )
+    (folder / "table.csv").write_text("method,KL_0.1\nPCA,0.1 ± 0.0\nTopoAE,<0.2>\n")
+    return folder
+
+
+def images_of(page):
+    """Decoded data-URI images of a page: list of (mime, PIL image)."""
+    found = re.findall(r'src="data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)"', page)
+    return [(mime, Image.open(io.BytesIO(base64.b64decode(data)))) for mime, data in found]
+
+
+def assert_self_contained(page):
+    # Nothing is fetched: every src / href is a data URI or an in-page anchor.
+    for attribute, value in re.findall(r'\b(src|href)="([^"]*)"', page):
+        assert value.startswith(("data:", "#")), (attribute, value[:80])
+    assert "<script" not in page
+    assert "url(" not in page
+
+
+def browser_image_check(html_path, tmp_path):
+    """Load a page in headless Chromium; returns (images, broken, sizes)."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(
+            "chromium is not installed: the report test needs a real browser. Install it "
+            "with `apt-get install -y chromium` (.ci/run does this)."
+        )
+    checked = tmp_path / f"checked-{html_path.name}"
+    checked.write_text(html_path.read_text().replace("</body>", _CHECK_SCRIPT + "</body>"))
+    profile = tmp_path / "chromium-profile"
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        checked.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    match = re.search(r"IMAGES=(\d+) BROKEN=(\d+) SIZES=([\dx,]*)", result.stdout)
+    assert match, f"the page did not finish loading in chromium: {result.stderr[-2000:]}"
+    sizes = [tuple(int(v) for v in s.split("x")) for s in match.group(3).split(",") if s]
+    return int(match.group(1)), int(match.group(2)), sizes
+
+
+def test_detect_kind(tmp_path, run_dir, compare_dir):
+    assert detect_kind(run_dir) == "run"
+    assert detect_kind(compare_dir) == "compare"
+    with pytest.raises(ValueError, match="neither a train run"):
+        detect_kind(tmp_path)
+    with pytest.raises(ValueError, match="not a folder"):
+        detect_kind(tmp_path / "missing")
+
+
+def test_run_report_renders_in_a_browser(tmp_path, run_dir):
+    out = build_report(run_dir, tmp_path / "report.html", n_subsample=60, dpi=60)
+    page = out.read_text()
+    assert_self_contained(page)
+    for title in (
+        "Configuration",
+        "Measures",
+        "Embedding",
+        "Loss curves",
+        "Persistence diagrams",
+        "Training animation",
+    ):
+        assert f"<h2>{title}</h2>" in page
+    assert "Notes" not in page  # nothing was left out
+    images = images_of(page)
+    assert [mime for mime, _ in images] == ["image/png"] * 3 + ["image/gif"]
+    assert images[-1][1].n_frames == 3  # 3 snapshots (the hold frames merge into the last)
+    count, broken, sizes = browser_image_check(out, tmp_path)
+    assert (count, broken) == (4, 0)
+    assert sizes == [image.size for _, image in images]
+
+
+def test_browser_check_catches_a_missing_image(tmp_path):
+    png = io.BytesIO()
+    Image.new("RGB", (7, 5), "red").save(png, format="PNG")
+    good = base64.b64encode(png.getvalue()).decode()
+    page = tmp_path / "page.html"
+    page.write_text(
+        f'<!DOCTYPE html><html><body><img src="data:image/png;base64,{good}">'
+        '<img src="data:image/png;base64,bm90IGFuIGltYWdl"></body></html>'
+    )
+    assert browser_image_check(page, tmp_path) == (2, 1, [(7, 5), (0, 0)])
+
+
+def test_compare_report(tmp_path, compare_dir):
+    out = build_report(compare_dir, n_subsample=50, dpi=50)
+    assert out == compare_dir / "report.html"
+    page = out.read_text()
+    assert_self_contained(page)
+    for title in ("Settings", "Measures", "Embeddings", "Loss curves", "Persistence diagrams"):
+        assert f"<h2>{title}</h2>" in page
+    assert "<h2>Training animations</h2>" in page
+    assert "&lt;0.2&gt;" in page  # table cells are escaped
+    images = images_of(page)
+    assert len(images) == 4
+    for _, image in images:
+        pixels = np.asarray(image.convert("RGB"), dtype=float)
+        assert pixels.std() > 5
+
+
+def test_report_leaves_out_missing_parts(tmp_path, run_dir):
+    folder = tmp_path / "partial"
+    shutil.copytree(run_dir, folder)
+    for name in ("snapshots.npz", "history.json", "summary.json"):
+        (folder / name).unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config["dataset"] = "not-a-dataset"
+    (folder / "config.json").write_text(json.dumps(config))
+    page = build_report(folder, n_subsample=50, dpi=50).read_text()
+    assert "<h2>Configuration</h2>" in page and "<h2>Embedding</h2>" in page
+    for title in ("Measures", "Loss curves", "Training animation", "Persistence diagrams"):
+        assert f"<h2>{title}</h2>" not in page
+    assert "Persistence diagrams left out" in page and "not-a-dataset" in page
+    assert len(images_of(page)) == 1
