@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/topoae train --dataset spheres --model topoae --out runs/spheres-topoae
+	$(BIN)/topoae compare --dataset spheres --seeds 1 --out runs/spheres-compare
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q

@@ -212,3 +212,20 @@ def test_read_embedding_csv_formats(tmp_path):
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
             read_embedding_csv(bad)
+
+
+def test_parallel_jobs_store_the_same_results(small_run, tmp_path):
+    # Two spawned workers; the parent stores each pair as it finishes.
+    _, sequential, _ = small_run
+    lines = []
+    parallel = _small_compare(tmp_path, methods=["pca"], jobs=2, figure=False, log=lines.append)
+    for seed in (1, 2):
+        ours = parallel.record("pca", seed)["measures"]
+        assert ours == sequential.record("pca", seed)["measures"]
+    assert sorted(line for line in lines if line.startswith("[")) == [
+        "[1/2] PCA seed 1",
+        "[2/2] PCA seed 2",
+    ]
+    assert len(json.loads((tmp_path / "results.json").read_text())["records"]) == 2
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        _small_compare(tmp_path, jobs=0)
