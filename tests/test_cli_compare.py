@@ -10,9 +10,9 @@ from topoae.presets import PAPER_SEEDS
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
-    """PCA and one AE epoch on the real Spheres split, first paper seed."""
+    """PCA on the real Spheres split, first paper seed (autoencoders: see test_compare)."""
     out = tmp_path_factory.mktemp("cli-compare") / "spheres"
-    argv = ["compare", "--methods", "pca,ae", "--seeds", "1", "--epochs", "1", "--out", str(out)]
+    argv = ["compare", "--methods", "pca", "--seeds", "1", "--epochs", "1", "--out", str(out)]
     return out, argv
 
 
@@ -22,22 +22,15 @@ def test_compare_prints_the_table_and_writes_the_files(cli_run, capsys):
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert lines[0].startswith("| method") and "KL_0.01" in lines[0] and "Data MSE" in lines[0]
-    assert [line.split("|")[1].strip() for line in lines[2:]] == [
-        "PCA",
-        "PCA (paper)",
-        "AE",
-        "AE (paper)",
-    ]
-    assert f"[1/2] PCA seed {PAPER_SEEDS[0]}" in captured.err
-    assert "epoch   1/1" in captured.err
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["PCA", "PCA (paper)"]
+    assert f"[1/1] PCA seed {PAPER_SEEDS[0]}" in captured.err
     for name in ("results.json", "table.md", "table.csv", "figure.png"):
         assert (out / name).exists(), name
-    assert (out / "embeddings" / f"ae_seed{PAPER_SEEDS[0]}.csv").exists()
-    assert (out / "runs" / f"ae-seed{PAPER_SEEDS[0]}" / "model.pt").exists()
+    assert (out / "embeddings" / f"pca_seed{PAPER_SEEDS[0]}.csv").exists()
     saved = json.loads((out / "results.json").read_text())
     assert saved["settings"]["dataset"] == "spheres"
     assert saved["settings"]["n_test"] == 1000
-    assert {r["method"] for r in saved["records"]} == {"pca", "ae"}
+    assert [r["method"] for r in saved["records"]] == ["pca"]
     # PCA on the real split lands near the paper's PCA row (a linear map: no seed effect).
     pca = next(r for r in saved["records"] if r["method"] == "pca")["measures"]
     assert pca["kl_0.1"] == pytest.approx(0.651, abs=0.03)
@@ -46,8 +39,8 @@ def test_compare_prints_the_table_and_writes_the_files(cli_run, capsys):
     # A rerun finds everything done and trains nothing.
     assert main([*argv, "--device", "cpu"]) == 0
     captured = capsys.readouterr()
-    assert "2 of 2 method/seed pairs done" in captured.err
-    assert "epoch" not in captured.err
+    assert "1 of 1 method/seed pairs done" in captured.err
+    assert "[1/1]" not in captured.err
     assert captured.out.strip().splitlines() == lines
     # The same folder with other settings is refused, not mixed.
     assert main([*argv, "--protocol", "reference"]) == 2
