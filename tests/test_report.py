@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
 import io
 import json
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,9 +67,17 @@ def make_run(folder, *, snapshots=True):
     return folder
 
 
+@functools.cache
+def shared_run():
+    """One run folder per test session, shared with test_cli_pictures (read-only use)."""
+    folder = Path(tempfile.mkdtemp(prefix="topoae-report-test-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return make_run(folder / "topoae-seed0")
+
+
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("run") / "topoae-seed0")
+def run_dir():
+    return shared_run()
 
 
 @pytest.fixture(scope="module")
