@@ -476,6 +476,8 @@ class _RankResult:
         self.sq_diff, self.sxx, self.szz, self.sxz, self.sx, self.sz = pair[:6]
         self.max_x, self.max_z = pair[6], pair[7]
         self.n_pairs = n * (n - 1)
+        #: float32 distance rows kept for the KL pass (X, Z), or None.
+        self.caches: list[np.ndarray | None] = [None, None]
 
     @property
     def rmse(self) -> float:
