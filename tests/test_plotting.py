@@ -318,3 +318,57 @@ def test_animate_filtration_bad_input(tmp_path):
         animate_filtration(np.zeros((500, 2)), tmp_path / "f.gif")
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         animate_filtration(np.zeros((5, 3)), tmp_path / "f.gif")
+
+
+def test_compare_persistence_matches_metrics_diagram_distances():
+    from topoae.metrics import diagram_distances
+    from topoae.plotting.diagrams import compare_persistence
+
+    rng = np.random.RandomState(1)
+    X = np.column_stack([circle(70, noise=0.1), rng.normal(size=(70, 3)) * 0.2])
+    Z = X[:, :2] + rng.normal(size=(70, 2)) * 0.2
+    ours = compare_persistence(X, Z, n_subsample=45, random_state=7).distances
+    theirs = diagram_distances(X, Z, n_subsample=45, random_state=7)
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert ours[key] == pytest.approx(theirs[key], rel=1e-9, abs=1e-12), key
+
+
+def test_plot_diagram_panels(tmp_path):
+    from topoae.plotting.diagrams import compare_persistence, plot_diagram_panels
+
+    X = np.column_stack([circle(40, noise=0.05), np.zeros(40)])
+    Z = {"same": X[:, :2] * 2, "line": np.column_stack([X[:, 0], np.zeros(40)])}
+    fig = plot_diagram_panels(X, Z, tmp_path / "p.png", n_subsample=30, dpi=40)
+    assert_not_blank(tmp_path / "p.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles[0] == "data"
+    # Each method's title carries its distances, equal to compare_persistence's.
+    expected = compare_persistence(X, Z["line"], n_subsample=30).distances["bottleneck_h1"]
+    assert f"H1 {expected:.3g}" in titles[2]
+    assert titles[1].endswith("bottleneck H0 0, H1 0")  # the scaled copy: distance 0
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def test_plot_history(tmp_path):
+    from topoae.plotting.curves import plot_history
+
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_topological": 0.5 / e}
+        for e in range(1, 6)
+    ]
+    fig = plot_history({"a": history, "b": history[:3]}, tmp_path / "c.png", dpi=40)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [
+        "total loss",
+        "topological term",
+    ]
+    loss_lines = fig.axes[0].get_lines()
+    assert len(loss_lines) == 4  # two runs x (train, validation)
+    assert loss_lines[0].get_ydata() == pytest.approx([1 / e for e in range(1, 6)])
+    assert_not_blank(tmp_path / "c.png")
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_history({"a": []})
+    with pytest.raises(ValueError, match="No loss components"):
+        plot_history({"a": [{"epoch": 1, "seconds": 2.0}]})

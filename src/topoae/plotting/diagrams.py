@@ -147,6 +147,11 @@ def diagram_distances(a: list[np.ndarray], b: list[np.ndarray]) -> dict[str, flo
     return distances
 
 
+def _fmt(value: float) -> str:
+    """3 significant digits; 0 for the ~1e-308 that gudhi reports for identical diagrams."""
+    return "0" if abs(value) < 1e-12 else f"{value:.3g}"
+
+
 def draw_diagram(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = None) -> None:
     """Persistence diagram on ``ax``: one marker per class and dimension, and the diagonal.
 
@@ -268,9 +273,9 @@ def plot_persistence(
     lines = [title] if title else []
     lines.append(
         "bottleneck  "
-        + ", ".join(f"H{d} {c.distances[f'bottleneck_h{d}']:.3g}" for d in range(n_dims))
+        + ", ".join(f"H{d} {_fmt(c.distances[f'bottleneck_h{d}'])}" for d in range(n_dims))
         + "    Wasserstein-1  "
-        + ", ".join(f"H{d} {c.distances[f'wasserstein_h{d}']:.3g}" for d in range(n_dims))
+        + ", ".join(f"H{d} {_fmt(c.distances[f'wasserstein_h{d}'])}" for d in range(n_dims))
     )
     seed_text = "" if random_state is None else f", seed {random_state}"
     lines.append(f"Vietoris–Rips on {c.n_points} points{seed_text}")
@@ -361,7 +366,7 @@ def plot_diagram_panels(
             text = name
             if dist is not None:
                 text += "\nbottleneck " + ", ".join(
-                    f"H{d} {dist[f'bottleneck_h{d}']:.3g}" for d in range(len(dgms))
+                    f"H{d} {_fmt(dist[f'bottleneck_h{d}'])}" for d in range(len(dgms))
                 )
             ax.set_title(text)
             ax.set_xlabel(f"birth ({unit})")
