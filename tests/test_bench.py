@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from topoae import bench
+from topoae import bench, losses
 from topoae.cli import main
 from topoae.losses import TopologicalSignatureLoss
 from topoae.models import MLPAutoencoder, TopologicallyRegularizedAutoencoder
@@ -73,6 +73,18 @@ def test_fast_latent_path_propagates_nan():
     latent[2, 0] = float("nan")
     terms = TopologicalSignatureLoss().from_latent(dist_x, latent.requires_grad_())
     assert torch.isnan(terms.total)
+
+
+def test_gpu_transfer_packing_matches_cpu_views():
+    # The one-copy packing used off the CPU, exercised on CPU tensors (no GPU here).
+    dist_x = torch.rand(7, 7)
+    latent = torch.randn(7, 3, requires_grad=True)
+    scale = torch.tensor(1.5, requires_grad=True)
+    views = losses._host_arrays(dist_x, latent, scale, torch.float32)
+    packed = losses._host_arrays_packed(dist_x, latent, scale, torch.float32)
+    for a, b in zip(views, packed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert packed[0].dtype == np.float32
 
 
 def test_step_benchmark_runs_tiny():

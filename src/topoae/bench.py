@@ -1,9 +1,10 @@
 """Benchmarks: the training step against its peers, the pairing's scaling, whole trainings.
 
 Used by ``topoae bench`` (and the thin scripts in ``benchmarks/``). Timings are
-wall-clock medians over *interleaved* repeats: every repeat times each variant
-in turn, so that a burst of load on a shared machine hits all of them alike and
-the ratios stay meaningful. The load average is recorded with every result.
+medians over *interleaved* repeats: every repeat times each variant in turn, so
+that a burst of load on a shared machine hits all of them alike and the ratios
+stay meaningful. Both wall-clock time and the process's CPU time are recorded
+(the latter leaves out time spent waiting for a core), with the load average.
 
 Peers of the training step, all with the same autoencoder, data and Adam:
 
@@ -341,27 +342,36 @@ def bench_step(
         for name in active:
             _run_steps(models[name], optimizers[name], data, warmup)
         times: dict[str, list[float]] = {name: [] for name in active}
+        cpu_times: dict[str, list[float]] = {name: [] for name in active}
         load_before = _load()
         for _ in range(repeats):
             for name in active:
                 _synchronize(device)
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 _run_steps(models[name], optimizers[name], data, steps)
                 _synchronize(device)
                 times[name].append((time.perf_counter() - started) / steps)
+                cpu_times[name].append((time.process_time() - cpu_started) / steps)
         medians = {name: 1000 * statistics.median(values) for name, values in times.items()}
+        cpu = {name: 1000 * statistics.median(values) for name, values in cpu_times.items()}
         row: dict[str, Any] = {"batch_size": batch_size}
         for name in PEERS:
             row[f"{name}_ms"] = medians.get(name)
+        for name in PEERS:
+            row[f"{name}_cpu_ms"] = cpu.get(name)
         ours = medians.get("topoae")
         row["ratio"] = ours / medians["ae"] if ours else None
-        # The ratio's spread: quartiles of the per-repeat ratios (paired by repeat).
         if ours:
+            # The spread: quartiles of the per-repeat ratios (paired by repeat).
             paired = sorted(t / a for t, a in zip(times["topoae"], times["ae"], strict=True))
             row["ratio_q1"] = paired[len(paired) // 4]
             row["ratio_q3"] = paired[(3 * len(paired)) // 4]
+            # CPU time (all threads of this process) counts only what the step itself
+            # runs, not the time it waits for a core: steadier on a loaded machine.
+            row["cpu_ratio"] = cpu["topoae"] / cpu["ae"]
         for name in ("union_find", "torch_topological"):
             row[f"{name}_speedup"] = medians[name] / ours if ours and name in medians else None
+            row[f"{name}_cpu_speedup"] = cpu[name] / cpu["topoae"] if ours and name in cpu else None
         row["topoae_steps_per_s"] = 1000 / ours if ours else None
         row["load"] = [load_before, _load()]
         rows.append(row)
@@ -501,6 +511,7 @@ def bench_training(
     if n_train is not None:
         x_train, x_val = x_train[:n_train], x_val[: max(2, n_train // 5)]
     times: dict[str, list[float]] = {"ae": [], "topoae": []}
+    cpu_times: dict[str, list[float]] = {"ae": [], "topoae": []}
     load_before = _load()
     for r in range(repeats):
         for name, lam in (("ae", 0.0), ("topoae", SPHERES_LAM)):
@@ -513,12 +524,14 @@ def bench_training(
                 seed=seed,
                 device=device,
             )
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             train(x_train, x_val, config)
             times[name].append(time.perf_counter() - started)
+            cpu_times[name].append(time.process_time() - cpu_started)
         if progress is not None:
             progress(f"training benchmark: repeat {r + 1}/{repeats} done")
     ae, topoae = (statistics.median(times[k]) for k in ("ae", "topoae"))
+    ae_cpu, topoae_cpu = (statistics.median(cpu_times[k]) for k in ("ae", "topoae"))
     row = {
         "batch_size": batch_size,
         "epochs": epochs,
@@ -526,6 +539,9 @@ def bench_training(
         "ae_s": ae,
         "topoae_s": topoae,
         "ratio": topoae / ae,
+        "ae_cpu_s": ae_cpu,
+        "topoae_cpu_s": topoae_cpu,
+        "cpu_ratio": topoae_cpu / ae_cpu,
         "load": [load_before, _load()],
     }
     return BenchResult("training", [row], {"repeats": repeats, "device": device})

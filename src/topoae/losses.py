@@ -171,28 +171,25 @@ def _latent_kernel(dist_x, latent, scale, mode):
 
 
 def _host_arrays(dist_x, latent, scale, dtype):
-    """NumPy copies (views on the CPU) of what the kernel reads, in one transfer from a GPU."""
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    """NumPy arrays of what the kernel reads: views on the CPU, one transfer from a GPU."""
     if dist_x.device.type == "cpu" and latent.device.type == "cpu":
-        # torch.from_numpy / .numpy() share memory on the CPU: no copy at all.
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        # .numpy() shares memory with the tensor on the CPU: no copy at all.
         array_x = np.ascontiguousarray(dist_x.detach().numpy(), dtype=np_dtype)
         array_z = np.ascontiguousarray(latent.detach().numpy(), dtype=np_dtype)
         if isinstance(scale, torch.Tensor):
             scale = scale.detach().item()
         return array_x, array_z, np_dtype(scale)
+    return _host_arrays_packed(dist_x, latent, scale, dtype)
+
+
+def _host_arrays_packed(dist_x, latent, scale, dtype):
+    # Everything the pairing needs in one device-to-host copy: one synchronisation.
     m, k = latent.shape
     scale = torch.as_tensor(scale, device=latent.device).detach().reshape(1)
-    packed = (
-        torch.cat(
-            [
-                dist_x.detach().reshape(-1).to(dtype),
-                latent.detach().reshape(-1).to(dtype),
-                scale.to(dtype),
-            ]
-        )
-        .cpu()
-        .numpy()
-    )
+    parts = [dist_x.detach().reshape(-1), latent.detach().reshape(-1), scale]
+    packed = torch.cat([part.to(device=latent.device, dtype=dtype) for part in parts])
+    packed = packed.cpu().numpy()
     return packed[: m * m].reshape(m, m), packed[m * m : -1].reshape(m, k), packed[-1]
 
 

@@ -55,7 +55,9 @@ def _prim_tree(dist, symmetric=False):
     # For each vertex outside the tree: its cheapest known edge into the tree.
     best_weight = np.full(n, np.inf, dtype=dist.dtype)
     # The vertices still outside the tree, compacted so that each step scans only
-    # those. The scan order does not matter: the edge order is strict, so every
+    # those, and kept in increasing order so that a step reads its row from left
+    # to right (a swap-remove would scramble the reads: 2-3x slower for n >= 1024).
+    # The order does not change the result: the edge order is strict, so every
     # minimum is unique.
     outside = np.arange(1, n)
     n_outside = n - 1
@@ -77,7 +79,8 @@ def _prim_tree(dist, symmetric=False):
                 chosen_pos, chosen_w, chosen_p, chosen_v = pos, bw, parent[v], v
         current = chosen_v
         n_outside -= 1
-        outside[chosen_pos] = outside[n_outside]
+        for pos in range(chosen_pos, n_outside):
+            outside[pos] = outside[pos + 1]
     return parent
 
 

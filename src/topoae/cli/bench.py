@@ -99,17 +99,9 @@ def _fmt(value, digits: int = 2) -> str:
 
 
 def step_table(result: bench.BenchResult) -> str:
-    """Markdown table of a step benchmark."""
-    headers = [
-        "batch",
-        "AE ms",
-        "TopoAE ms",
-        "ratio (q1–q3)",
-        "union-find ms",
-        "×",
-        "torch-topo ms",
-    ]
-    headers += ["×", "TopoAE steps/s", "load"]
+    """Markdown table of a step benchmark (wall-clock medians; CPU-time ratios beside)."""
+    headers = ["batch", "AE ms", "TopoAE ms", "ratio (q1–q3)", "CPU ratio", "union-find ms"]
+    headers += ["× (CPU ×)", "torch-topo ms", "× (CPU ×)", "TopoAE steps/s", "load"]
     rows = []
     for r in result.rows:
         spread = f"{_fmt(r['ratio'])} ({_fmt(r.get('ratio_q1'))}–{_fmt(r.get('ratio_q3'))})"
@@ -119,10 +111,12 @@ def step_table(result: bench.BenchResult) -> str:
                 _fmt(r["ae_ms"], 3),
                 _fmt(r["topoae_ms"], 3),
                 spread,
+                _fmt(r.get("cpu_ratio")),
                 _fmt(r["union_find_ms"], 3),
-                _fmt(r["union_find_speedup"], 1),
+                f"{_fmt(r['union_find_speedup'], 1)} ({_fmt(r['union_find_cpu_speedup'], 1)})",
                 _fmt(r["torch_topological_ms"], 3),
-                _fmt(r["torch_topological_speedup"], 1),
+                f"{_fmt(r['torch_topological_speedup'], 1)} "
+                f"({_fmt(r['torch_topological_cpu_speedup'], 1)})",
                 _fmt(r["topoae_steps_per_s"], 0),
                 "/".join(_fmt(v) for v in r["load"]),
             ]
@@ -153,7 +147,7 @@ def pairing_table(result: bench.BenchResult) -> str:
 
 def training_table(result: bench.BenchResult) -> str:
     """Markdown table of the training benchmark."""
-    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "load"]
+    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "CPU ratio", "load"]
     rows = [
         [
             r["batch_size"],
@@ -162,6 +156,7 @@ def training_table(result: bench.BenchResult) -> str:
             _fmt(r["ae_s"]),
             _fmt(r["topoae_s"]),
             _fmt(r["ratio"]),
+            _fmt(r["cpu_ratio"]),
             "/".join(_fmt(v) for v in r["load"]),
         ]
         for r in result.rows
