@@ -115,7 +115,7 @@ def download_file(
 
 
 def _fetch(url: str, path: Path, md5: str, *, progress: bool) -> Path:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     logger.info("Downloading %s to %s", url, path)
     digest = hashlib.md5(usedforsecurity=False)
