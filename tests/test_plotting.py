@@ -346,7 +346,7 @@ def test_plot_diagram_panels(tmp_path):
     # Each method's title carries its distances, equal to compare_persistence's.
     expected = compare_persistence(X, Z["line"], n_subsample=30).distances["bottleneck_h1"]
     assert f"H1 {expected:.3g}" in titles[2]
-    assert titles[1].endswith("bottleneck H0 0, H1 0")  # the scaled copy: distance 0
+    assert titles[1] == "same\nH0 0, H1 0"  # the scaled copy: distance 0
 
 
 # --------------------------------------------------------------------------- curves

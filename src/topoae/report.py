@@ -434,6 +434,7 @@ def _compare_sections(
                 for k in keys
             ]
             for m, v in summary.items()
+            if isinstance(v, dict) and v
         ]
         return _table(["method", *keys], rows)
 

@@ -365,15 +365,19 @@ def plot_diagram_panels(
             draw_diagram(ax, dgms, limit=limit)
             text = name
             if dist is not None:
-                text += "\nbottleneck " + ", ".join(
+                text += "\n" + ", ".join(
                     f"H{d} {_fmt(dist[f'bottleneck_h{d}'])}" for d in range(len(dgms))
                 )
             ax.set_title(text)
             ax.set_xlabel(f"birth ({unit})")
-            ax.set_ylabel(f"death ({unit})")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel(f"death ({unit})")
         for ax in axes[n_panels:]:
             ax.set_visible(False)
-        fig.suptitle(f"Vietoris–Rips persistence on {len(idx)} points{seed_text}")
+        fig.suptitle(
+            f"Vietoris–Rips persistence on {len(idx)} points{seed_text}\n"
+            "under each method: bottleneck distance of its diagrams to the data's"
+        )
     if path is not None:
         save_figure(fig, path, dpi=dpi)
     return fig
