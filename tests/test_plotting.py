@@ -372,3 +372,27 @@ def test_plot_history(tmp_path):
         plot_history({"a": []})
     with pytest.raises(ValueError, match="No loss components"):
         plot_history({"a": [{"epoch": 1, "seconds": 2.0}]})
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("ffprobe") is None, reason="MP4 output needs ffmpeg (optional)"
+)
+def test_animate_snapshots_mp4(tmp_path):
+    import subprocess
+
+    from topoae.plotting.animation import Snapshots, animate_snapshots
+
+    latent = np.random.RandomState(0).normal(size=(4, 30, 2)) * np.arange(1, 5)[:, None, None]
+    run = Snapshots("x", latent, epoch=np.arange(4), labels=np.arange(30) % 3)
+    path = animate_snapshots([run], tmp_path / "a.mp4", dpi=41, panel_size=2.0)
+    fields = "stream=codec_name,width,height,nb_read_frames"
+    command = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
+    probe = subprocess.run(
+        [*command, "-show_entries", fields, "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    codec, width, height, frames = probe.stdout.strip().split(",")
+    assert codec == "h264" and int(frames) == 4
+    assert int(width) % 2 == 0 and int(height) % 2 == 0  # 82 x 100.45 rounded to even

@@ -40,8 +40,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from topoae.plotting.animation import Snapshots, animate_snapshots, snapshots_from_run
+    from topoae.plotting.animation import (
+        Snapshots,
+        animate_snapshots,
+        check_animation_path,
+        snapshots_from_run,
+    )
 
+    check_animation_path(args.out)
     if args.titles is not None and len(args.titles) != len(args.runs):
         raise CLIError(f"--titles needs one title per run ({len(args.runs)}).")
     if args.hold < 0:

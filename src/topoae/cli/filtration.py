@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from topoae.plotting.animation import check_animation_path
     from topoae.plotting.filtration import (
         MAX_POINTS,
         animate_filtration,
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from topoae.topology import persistence_diagrams
 
+    check_animation_path(args.out)
     if args.hold < 0:
         raise CLIError("--hold must be >= 0.")
     if args.frames < 2:

@@ -120,6 +120,23 @@ def _square_limits(points: np.ndarray, margin: float = 0.05) -> tuple[tuple, tup
     return (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
 
 
+def check_animation_path(path: str | os.PathLike) -> str:
+    """The suffix of an animation file name (``.gif`` or ``.mp4``), or a ValueError.
+
+    Called before any drawing, so a wrong name or a missing ffmpeg fails at once.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"Cannot tell the animation format of {str(path)!r}: use .gif or .mp4.")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise ValueError(
+            f"Writing {path.name} needs ffmpeg on the PATH (e.g. `apt-get install ffmpeg`); "
+            "or write a .gif instead."
+        )
+    return suffix
+
+
 def write_animation(
     fig: Any, update: Any, n_frames: int, path: str | os.PathLike, *, fps: float, dpi: float
 ) -> Path:
@@ -130,20 +147,13 @@ def write_animation(
     from matplotlib import animation
 
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = check_animation_path(path)
     if suffix == ".gif":
         writer: Any = animation.PillowWriter(fps=fps)
-    elif suffix == ".mp4":
-        if shutil.which("ffmpeg") is None:
-            raise ValueError(
-                f"Writing {path.name} needs ffmpeg on the PATH (e.g. `apt-get install ffmpeg`); "
-                "or write a .gif instead."
-            )
-        writer = animation.FFMpegWriter(
-            fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"]
-        )
     else:
-        raise ValueError(f"Cannot tell the animation format of {str(path)!r}: use .gif or .mp4.")
+        # "h264" (not "libx264"): matplotlib then rounds the frame to even pixel sizes and
+        # asks for yuv420p, which players expect.
+        writer = animation.FFMpegWriter(fps=fps, codec="h264")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp) / f"animation{suffix}"
         with writer.saving(fig, str(tmp_path), dpi):
@@ -198,6 +208,7 @@ def animate_snapshots(
     Path
         ``path``.
     """
+    check_animation_path(path)
     if not runs:
         raise ValueError("animate_snapshots needs at least one run.")
     if fps <= 0 or dpi <= 0 or hold_last < 0:

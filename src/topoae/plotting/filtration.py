@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from topoae.plotting.animation import write_animation
+from topoae.plotting.animation import check_animation_path, write_animation
 from topoae.plotting.diagrams import DIMENSION_STYLE
 from topoae.plotting.style import PANEL_SIZE, new_figure, style_context
 
@@ -132,6 +132,7 @@ def animate_filtration(
 
     from topoae.topology import persistence_diagrams
 
+    check_animation_path(path)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
         raise ValueError(f"points must have shape (n, 2) with n >= 3, got {points.shape}.")
