@@ -272,6 +272,7 @@ def _run_sections(
     random_state: int,
     dpi: float,
     max_frames: int,
+    data_kwargs: dict[str, Any],
 ) -> tuple[str, list[Section], list[str]]:
     from topoae.plotting import plot_embeddings, plot_persistence
     from topoae.plotting.curves import plot_history
@@ -323,7 +324,7 @@ def _run_sections(
         if not diagrams or embedding is None:
             return None
         latent = np.asarray(embedding[0], dtype=np.float64)
-        X = _test_data(dataset, seed, {})
+        X = _test_data(dataset, seed, data_kwargs)
         if len(X) != len(latent):
             raise ValueError(
                 f"the reloaded {dataset} test split has {len(X)} points, the embedding "
@@ -374,6 +375,7 @@ def _compare_sections(
     random_state: int,
     dpi: float,
     max_frames: int,
+    data_kwargs: dict[str, Any],
 ) -> tuple[str, list[Section], list[str]]:
     from topoae.compare import METHODS, read_embedding_csv
     from topoae.plotting import plot_embeddings
@@ -467,8 +469,8 @@ def _compare_sections(
             return None
         from topoae.plotting.diagrams import plot_diagram_panels
 
-        kwargs = settings.get("dataset_kwargs") or {}
-        X = _test_data(dataset, int(first_seed or 0), dict(kwargs))
+        kwargs = {**(settings.get("dataset_kwargs") or {}), **data_kwargs}
+        X = _test_data(dataset, int(first_seed or 0), kwargs)
         panels = {}
         for method, path in files.items():
             latent, _ = read_embedding_csv(path)
@@ -519,6 +521,7 @@ def build_report(
     random_state: int = 0,
     dpi: float = 110,
     max_frames: int = 40,
+    data_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write one self-contained HTML page describing a run or a comparison folder.
 
@@ -540,6 +543,8 @@ def build_report(
         Resolution of the embedded figures.
     max_frames : int
         At most this many snapshots per animation (evenly spaced, first and last kept).
+    data_dir : str or PathLike, optional
+        Folder of downloaded data files, for reloading an image data set's test split.
 
     Returns
     -------
@@ -559,6 +564,7 @@ def build_report(
         random_state=random_state,
         dpi=dpi,
         max_frames=max_frames,
+        data_kwargs={} if data_dir is None else {"data_dir": data_dir},
     )
     if notes:
         sections.append(Section("Notes", "".join(_note(n) for n in notes)))

@@ -30,6 +30,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--max-frames", type=positive_int, default=40, help="snapshots per animation (40)"
     )
+    parser.add_argument("--data-dir", help="folder of downloaded data files (image data sets)")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         n_subsample=args.subsample,
         random_state=args.seed,
         max_frames=args.max_frames,
+        data_dir=args.data_dir,
     )
     size = out.stat().st_size
     print(format_table(["report", "kind", "size"], [[out, kind, f"{size / 1024:.0f} KiB"]]))
