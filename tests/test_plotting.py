@@ -229,7 +229,8 @@ def test_animate_snapshots_gif(tmp_path):
     path = animate_snapshots(runs, tmp_path / "a.gif", dpi=40, panel_size=2.0, muted_label=10)
     size, frames = gif_frames(path)
     assert len(frames) == 5  # the longer run sets the length
-    assert size == (160, 98)  # (2 panels x 2.0 in, 2.0 in + 0.45 in of titles) x 40 dpi
+    # (2 panels x 2.0 in + 0.6 in of legend, 2.0 in + 0.45 in of titles) x 40 dpi
+    assert size == (184, 98)
     for frame in frames:
         assert frame.std() > 5
     # Fixed axes: the cloud grows on screen from frame to frame (ink spreads out).

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_bytes
-from topoae.plotting.embeddings import draw_embedding
+from topoae.plotting.embeddings import add_class_legend, draw_embedding
 from topoae.plotting.style import (
     PANEL_SIZE,
     class_color_map,
@@ -174,6 +174,7 @@ def animate_snapshots(
     point_size: float = 3.0,
     title: str | None = None,
     hold_last: int = 0,
+    legend: bool = True,
 ) -> Path:
     """Animate the latent codes of one or more runs side by side.
 
@@ -202,6 +203,8 @@ def animate_snapshots(
     hold_last : int
         Extra copies of the last frame, so a looping GIF pauses on the result (a GIF
         stores them as one longer frame).
+    legend : bool
+        Add a class legend (below the panels when it fits in one row, else on the right).
 
     Returns
     -------
@@ -224,8 +227,14 @@ def animate_snapshots(
         pooled = np.concatenate(all_labels).astype(np.float64)
         norm = Normalize(pooled.min(), pooled.max())
 
+    width = len(runs) * panel_size
+    legend_below = legend and colors is not None and 0.45 * len(colors) <= width
+    legend_right = legend and colors is not None and not legend_below
     with style_context():
-        fig = new_figure(len(runs) * panel_size, panel_size + 0.45 + (0.3 if title else 0.0))
+        fig = new_figure(
+            width + (0.6 if legend_right else 0.0),
+            panel_size + 0.45 + (0.3 if title else 0.0) + (0.45 if legend_below else 0.0),
+        )
         axes = np.atleast_1d(fig.subplots(1, len(runs), squeeze=False)[0])
         artists = []
         for ax, run, points in zip(axes, runs, planar, strict=True):
@@ -248,6 +257,8 @@ def animate_snapshots(
             artists.append((ax, run, points, muted, main))
         if title:
             fig.suptitle(title)
+        if legend and colors is not None:
+            add_class_legend(fig, colors, None, below=legend_below)
 
     def update(frame: int) -> None:
         for ax, run, points, muted, main in artists:

@@ -17,7 +17,7 @@ from topoae.plotting.style import (
     style_context,
 )
 
-__all__ = ["check_embedding", "draw_embedding", "plot_embeddings"]
+__all__ = ["add_class_legend", "check_embedding", "draw_embedding", "plot_embeddings"]
 
 
 def check_embedding(name: str, Z: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -215,7 +215,7 @@ def plot_embeddings(
         for index in range(n_panels, nrows * ncols):
             axes[index // ncols][index % ncols].set_visible(False)
         if colors is not None:
-            _add_legend(fig, colors, class_names, below=legend_below)
+            add_class_legend(fig, colors, class_names, below=legend_below)
         elif norm is not None and mapped is not None:
             fig.colorbar(mapped, ax=axes.ravel().tolist(), shrink=0.8, label="label")
         if title:
@@ -230,7 +230,7 @@ def _default_point_size(n: int) -> float:
     return float(np.clip(8.0 * (100.0 / max(n, 1)) ** 0.45, 0.8, 12.0))
 
 
-def _add_legend(
+def add_class_legend(
     fig: Any, colors: dict[Any, str], class_names: Mapping[Any, str] | None, *, below: bool
 ) -> None:
     from matplotlib.lines import Line2D
