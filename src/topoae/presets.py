@@ -111,8 +111,8 @@ PRESETS: dict[str, DatasetPreset] = {
     # as for MNIST. Baselines: library defaults.
     # Caveat, measured after the choice: the DeepAE (batch 64, lr 1e-3, λ 0.5, 30 epochs only)
     # reached KL_0.1 0.059 (trust/continuity 0.898/0.899) in one run, better than the MLP, at
-    # about 4-5x the time per epoch here. One seed each is too little to switch on; worth a
-    # multi-seed comparison.
+    # 4-7x the wall time per epoch here (13.7 s vs 2-3.8 s). One seed each is too little to
+    # switch on; worth a multi-seed comparison.
     "digits": DatasetPreset(
         architecture="mlp",
         models={
