@@ -59,3 +59,16 @@ def test_bad_flags_are_user_errors(capsys, tmp_path):
     (tmp_path / "file").write_text("")
     assert main(["compare", "--methods", "pca", "--out", str(tmp_path / "file")]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_digits_with_subsets_and_options_checked(tmp_path, capsys):
+    out = tmp_path / "digits"
+    argv = ["compare", "--dataset", "digits", "--methods", "pca", "--seeds", "1"]
+    assert main([*argv, "--train-size", "300", "--test-size", "120", "--out", str(out)]) == 0
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["settings"]["n_test"] == 120
+    assert saved["settings"]["dataset_kwargs"] == {"train_size": 300, "test_size": 120}
+    capsys.readouterr()
+    # Options the data set does not take are a clear error, not a crash deep inside.
+    assert main(["compare", "--methods", "pca", "--data-dir", ".", "--out", str(out)]) == 2
+    assert "--data-dir is not available for spheres" in capsys.readouterr().err

@@ -392,3 +392,13 @@ def test_authors_spheres_embeddings_rank_as_in_paper(reference_results):
         assert all(r["TopoAE"][key] < r[m][key] for m in others), key
     assert all(r["TopoAE"]["continuity"] > r[m]["continuity"] for m in others)
     assert all(r["Vanilla"]["kl_0.1"] > r[m]["kl_0.1"] for m in PAPER if m != "Vanilla")
+
+
+def test_usable_ks_keeps_the_sizes_a_test_set_allows():
+    from topoae.metrics import DEFAULT_KS, usable_ks
+
+    assert usable_ks(1000) == DEFAULT_KS
+    assert usable_ks(120) == (10, 20, 30, 40, 50, 60, 70)
+    assert usable_ks(10) == (6,)  # below the smallest default: the largest allowed size
+    with pytest.raises(ValueError, match="at least 3 points"):
+        usable_ks(2)

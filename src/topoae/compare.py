@@ -625,7 +625,8 @@ def compare(
             return datasets.load(dataset, seed=seed, **dataset_kwargs)
 
     first = fixed if fixed is not None else load(seeds[0])
-    ks = tuple(int(k) for k in (metrics.DEFAULT_KS if ks is None else ks))
+    # The paper's k = 10…200 unless the test split is too small for them.
+    ks = metrics.usable_ks(len(first.x_test)) if ks is None else tuple(int(k) for k in ks)
     sigmas = tuple(float(s) for s in (metrics.DEFAULT_SIGMAS if sigmas is None else sigmas))
     settings: dict[str, Any] = {
         "dataset": name,

@@ -117,6 +117,24 @@ def _check_pair(X: Any, Z: Any) -> tuple[np.ndarray, np.ndarray]:
     return X, Z
 
 
+def usable_ks(n: int, ks: Iterable[int] = DEFAULT_KS) -> tuple[int, ...]:
+    """The neighbourhood sizes of ``ks`` that ``n`` points allow (``k <= (2n - 2) // 3``).
+
+    The paper's k = 10…200 needs at least 301 points; a smaller test set keeps the sizes
+    that fit (at least the largest allowed one), so its means run over fewer k.
+
+    Examples
+    --------
+    >>> usable_ks(120)
+    (10, 20, 30, 40, 50, 60, 70)
+    """
+    limit = (2 * n - 2) // 3
+    if limit < 1:
+        raise ValueError(f"Need at least 3 points for neighbourhood measures, got {n}.")
+    kept = tuple(int(k) for k in ks if k <= limit)
+    return kept or (limit,)
+
+
 def _check_ks(ks: int | Iterable[int], n: int) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(list(ks) if not np.isscalar(ks) else ks))
     if arr.size == 0:

@@ -64,8 +64,8 @@ def add_subsample_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
-    """Load ``args.dataset`` with the options the data set understands."""
+def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The data-set keyword arguments given on the command line, checked against the data set."""
     from topoae.datasets.images import accepts_option
 
     kwargs: dict[str, Any] = {}
@@ -76,7 +76,12 @@ def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
             flag = "--" + option.replace("_", "-")
             raise ValueError(f"{flag} is not available for {args.dataset}; drop it.")
         kwargs[option] = getattr(args, option)
-    return datasets.load(args.dataset, seed=seed, **kwargs)
+    return kwargs
+
+
+def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
+    """Load ``args.dataset`` with the options the data set understands."""
+    return datasets.load(args.dataset, seed=seed, **dataset_options(args))
 
 
 def estimate_training_seconds(

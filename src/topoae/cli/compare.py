@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 
 from topoae.cli import CLIError
-from topoae.cli._common import add_dataset_arguments, positive_int, say
+from topoae.cli._common import (
+    add_dataset_arguments,
+    add_subsample_arguments,
+    dataset_options,
+    positive_int,
+    say,
+)
 from topoae.compare import DEFAULT_METHODS, METHODS, PROTOCOLS, compare, paper_seeds
 
 
@@ -40,6 +46,7 @@ def add_parser(subparsers) -> None:
         ),
     )
     add_dataset_arguments(parser)
+    add_subsample_arguments(parser)
     parser.add_argument(
         "--methods",
         type=_method_list,
@@ -87,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = paper_seeds(args.seeds)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file; choose a folder.")
-    kwargs = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
+    kwargs = dataset_options(args)
     started = time.perf_counter()
     comparison = compare(
         args.dataset,

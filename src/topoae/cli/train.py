@@ -179,10 +179,10 @@ def run(args: argparse.Namespace) -> int:
 def _measures(x_test: np.ndarray, latent: np.ndarray) -> dict[str, float]:
     """The headline quality measures of the test embedding (when the metrics module exists)."""
     try:
-        from topoae.metrics import DEFAULT_KS, evaluate
+        from topoae.metrics import evaluate, usable_ks
     except ImportError:
         return {}
     # Only the KL values are reported; small --test-size sets cannot take the paper's k up to 200.
-    ks = [k for k in DEFAULT_KS if 3 * k <= 2 * len(x_test) - 2] or [1]
+    ks = usable_ks(len(x_test))
     values = evaluate(x_test.reshape(len(x_test), -1), latent, ks=ks)
     return {key: float(values[key]) for key in ("kl_0.01", "kl_0.1", "kl_1") if key in values}
