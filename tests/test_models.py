@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -108,3 +109,75 @@ def test_invalid_settings():
         TopologicallyRegularizedAutoencoder(MLPAutoencoder(5), lam=math.nan)
     with pytest.raises(ValueError, match="data_scale"):
         TopologicallyRegularizedAutoencoder(MLPAutoencoder(5), data_scale=0)
+
+
+def _general_path(monkeypatch):
+    # Force the device-independent path (data distances + from_latent + add).
+    monkeypatch.setattr("topoae.models._fits_regularized_objective", lambda *_: False)
+
+
+@pytest.mark.parametrize("mode", ["symmetric", "x_to_z", "z_to_x", "signature"])
+@pytest.mark.parametrize("data_scale", [None, 3.0])
+def test_fused_cpu_path_equals_the_general_path(monkeypatch, mode, data_scale):
+    torch.manual_seed(0)
+    ae = MLPAutoencoder(12, hidden_sizes=(8,)).double()
+    model = TopologicallyRegularizedAutoencoder(
+        ae, lam=0.7, match_edges=mode, data_scale=data_scale
+    ).double()
+    with torch.no_grad():
+        model.latent_norm.fill_(1.3)
+    x = torch.randn(30, 12, dtype=torch.float64)
+    results = []
+    for general in (False, True):
+        if general:
+            _general_path(monkeypatch)
+        model.zero_grad()
+        loss, components = model(x)
+        loss.backward()
+        results.append((loss.item(), components, [p.grad.clone() for p in model.parameters()]))
+    (loss_fused, fused, grads_fused), (loss_general, general, grads_general) = results
+    assert loss_fused == pytest.approx(loss_general, rel=1e-12)
+    assert fused.keys() == general.keys()
+    for key in fused:
+        assert fused[key] == pytest.approx(general[key], rel=1e-12, abs=1e-15), key
+    for a, b in zip(grads_fused, grads_general, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_fused_objective_gradcheck():
+    from topoae.losses import _ObjectiveStep, _RegularizedObjective
+
+    gen = torch.Generator().manual_seed(3)
+    points = torch.randn(14, 6, generator=gen, dtype=torch.float64)
+    latent = torch.randn(14, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor(1.7, dtype=torch.float64, requires_grad=True)
+    base = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)
+
+    def objective(base, latent, scale):
+        step = _ObjectiveStep(None, 0.3, 0)
+        return _RegularizedObjective.apply(base, latent, scale, points, step)
+
+    assert torch.autograd.gradcheck(objective, (base, latent, scale))
+    # A seed other than 1 (e.g. a scaled loss) scales every gradient.
+    inputs = (base, latent, scale)
+    unit = torch.autograd.grad(objective(*inputs), inputs)
+    seed = torch.tensor(2.5, dtype=torch.float64)
+    scaled = torch.autograd.grad(objective(*inputs), inputs, grad_outputs=seed)
+    for a, b in zip(unit, scaled, strict=True):
+        torch.testing.assert_close(2.5 * a, b)
+
+
+def test_fused_path_reports_non_finite_as_nan():
+    from topoae.losses import _points_kernel
+
+    model = TopologicallyRegularizedAutoencoder(MLPAutoencoder(4, hidden_sizes=(3,)), lam=1.0)
+    x = torch.randn(8, 4)
+    x[3, 1] = float("nan")
+    loss, components = model(x)
+    assert math.isnan(loss.item()) and math.isnan(components["topological"])
+    # Finite points whose distances overflow float32, with finite codes.
+    points = np.zeros((5, 3), dtype=np.float32)
+    points[0], points[1] = 3e38, -3e38
+    latent = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    values, *_ = _points_kernel(points, np.float32(0), latent, np.float32(1), 1.0, 0)
+    assert np.isnan(values).all()

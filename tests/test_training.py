@@ -175,3 +175,28 @@ def test_paper_config():
     with pytest.raises(ValueError, match="Unknown model"):
         paper_config("spheres", "vae")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_optimizer_is_fused_adam_with_the_same_update():
+    import torch
+
+    from topoae.training import make_optimizer
+
+    torch.manual_seed(0)
+    start = torch.randn(5, 3)
+    results = []
+    for fused in (True, False):
+        weight = torch.nn.Parameter(start.clone())
+        if fused:
+            optimizer = make_optimizer([weight], 1e-2, weight_decay=1e-3)
+            assert optimizer.defaults["fused"]
+        else:
+            optimizer = torch.optim.Adam([weight], lr=1e-2, weight_decay=1e-3)
+        for step in range(5):
+            weight.grad = torch.sin(weight.detach() * (step + 1))
+            optimizer.step()
+        results.append(weight.detach())
+    torch.testing.assert_close(results[0], results[1], rtol=1e-6, atol=1e-7)
+    # Complex parameters have no fused kernel: the default Adam is used instead.
+    complex_weight = torch.nn.Parameter(torch.ones(2, dtype=torch.complex64))
+    assert not make_optimizer([complex_weight], 1e-3).defaults["fused"]

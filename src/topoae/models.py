@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.losses import TopologicalLossTerms, TopologicalSignatureLoss, _normalised_distances
+from topoae.losses import (
+    MATCH_MODES,
+    TopologicalLossTerms,
+    TopologicalSignatureLoss,
+    _fits_regularized_objective,
+    _normalised_distances,
+    _ObjectiveStep,
+    _RegularizedObjective,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -265,22 +273,33 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             value = reconstruction.item()
             return reconstruction, {"loss": value, "reconstruction": value}
         m = x.shape[0]
-        terms: TopologicalLossTerms = self.topo_loss.from_latent(
-            self.data_distances(x), z, self.latent_norm
-        )
-        # MSE + λ·L_topo/m as one operation: each small one costs microseconds on a CPU.
-        loss = torch.add(reconstruction, terms.total, alpha=self.lam / m)
-        values = _floats(
-            loss, reconstruction, terms.total, terms.x_to_z, terms.z_to_x, self.latent_norm
-        )
+        if _fits_regularized_objective(x, z):
+            # The CPU path: the whole topological term and its sum with the MSE in one
+            # compiled call behind one autograd node; its parts come back as floats.
+            step = _ObjectiveStep(
+                self.data_scale, self.lam / m, MATCH_MODES.index(self.topo_loss.match_edges)
+            )
+            loss = _RegularizedObjective.apply(reconstruction, z, self.latent_norm, x, step)
+            values = (step.loss, step.reconstruction, step.total, step.x_to_z, step.z_to_x)
+            shared, latent_norm = step.shared_edges, step.scale
+        else:
+            terms: TopologicalLossTerms = self.topo_loss.from_latent(
+                self.data_distances(x), z, self.latent_norm
+            )
+            # MSE + λ·L_topo/m as one operation: each small one costs microseconds.
+            loss = torch.add(reconstruction, terms.total, alpha=self.lam / m)
+            *values, latent_norm = _floats(
+                loss, reconstruction, terms.total, terms.x_to_z, terms.z_to_x, self.latent_norm
+            )
+            shared = terms.shared_edges
         components = {
             "loss": values[0],
             "reconstruction": values[1],
             "topological": values[2] / m,
             "x_to_z": values[3],
             "z_to_x": values[4],
-            "shared_edges": terms.shared_edges,
-            "latent_norm": values[5],
+            "shared_edges": shared,
+            "latent_norm": latent_norm,
         }
         return loss, components
 

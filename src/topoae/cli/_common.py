@@ -105,7 +105,7 @@ def estimate_training_seconds(
     """
     import torch
 
-    from topoae.training import build_model, resolve_device
+    from topoae.training import build_model, make_optimizer, resolve_device
 
     device = resolve_device(config.device)
     n_train = len(x_train) + (len(x_val) if config.train_on_validation else 0)
@@ -114,7 +114,7 @@ def estimate_training_seconds(
     state = torch.random.get_rng_state()
     model = build_model(config, tuple(x_train.shape[1:])).to(device).train()
     torch.random.set_rng_state(state)  # leave the caller's random stream as it was
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model.parameters(), config.learning_rate, config.weight_decay)
     chooser = np.random.RandomState(0)
 
     def batch_of(x: np.ndarray, n: int) -> torch.Tensor:

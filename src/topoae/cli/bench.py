@@ -154,7 +154,8 @@ def pairing_table(result: bench.BenchResult) -> str:
 
 def training_table(result: bench.BenchResult) -> str:
     """Markdown table of the training benchmark."""
-    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "CPU ratio", "load"]
+    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "paired ratio"]
+    headers += ["fastest ratio", "CPU ratio", "load"]
     rows = [
         [
             r["batch_size"],
@@ -163,6 +164,8 @@ def training_table(result: bench.BenchResult) -> str:
             _fmt(r["ae_s"]),
             _fmt(r["topoae_s"]),
             _fmt(r["ratio"]),
+            _fmt(r.get("ratio_paired")),
+            _fmt(r.get("ratio_min")),
             _fmt(r["cpu_ratio"]),
             "/".join(_fmt(v) for v in r["load"]),
         ]
@@ -226,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         result = bench.bench_training(
             epochs=1 if quick else args.epochs,
             batch_size=args.training_batch_size,
-            repeats=1 if quick else 3,
+            repeats=1 if quick else 5,
             n_train=1000 if quick else None,
             device=device,
             progress=progress,
