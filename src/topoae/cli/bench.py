@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         result = bench.bench_training(
             epochs=1 if quick else args.epochs,
             batch_size=args.training_batch_size,
-            repeats=1 if quick else 5,
+            repeats=1 if quick else 7,
             n_train=1000 if quick else None,
             device=device,
             progress=progress,
