@@ -520,7 +520,7 @@ def bench_training(
     *,
     epochs: int = 3,
     batch_size: int = SPHERES_BATCH,
-    repeats: int = 5,
+    repeats: int = 9,
     n_train: int | None = None,
     device: str = "cpu",
     seed: int = 0,
@@ -566,7 +566,7 @@ def bench_training(
             progress(f"training benchmark: repeat {r + 1}/{repeats} done")
     ae, topoae = (statistics.median(times[k]) for k in ("ae", "topoae"))
     ae_cpu, topoae_cpu = (statistics.median(cpu_times[k]) for k in ("ae", "topoae"))
-    paired = [t / a for t, a in zip(times["topoae"], times["ae"], strict=True)]
+    paired = sorted(t / a for t, a in zip(times["topoae"], times["ae"], strict=True))
     row = {
         "batch_size": batch_size,
         "epochs": epochs,
@@ -575,6 +575,8 @@ def bench_training(
         "topoae_s": topoae,
         "ratio": topoae / ae,
         "ratio_paired": statistics.median(paired),
+        "ratio_q1": paired[len(paired) // 4],
+        "ratio_q3": paired[(3 * len(paired)) // 4],
         "ratio_min": min(times["topoae"]) / min(times["ae"]),
         "ae_cpu_s": ae_cpu,
         "topoae_cpu_s": topoae_cpu,

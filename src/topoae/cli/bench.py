@@ -154,7 +154,7 @@ def pairing_table(result: bench.BenchResult) -> str:
 
 def training_table(result: bench.BenchResult) -> str:
     """Markdown table of the training benchmark."""
-    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "paired ratio"]
+    headers = ["batch", "epochs", "n_train", "AE s", "TopoAE s", "ratio", "paired ratio (q1–q3)"]
     headers += ["fastest ratio", "CPU ratio", "load"]
     rows = [
         [
@@ -164,7 +164,7 @@ def training_table(result: bench.BenchResult) -> str:
             _fmt(r["ae_s"]),
             _fmt(r["topoae_s"]),
             _fmt(r["ratio"]),
-            _fmt(r.get("ratio_paired")),
+            f"{_fmt(r.get('ratio_paired'))} ({_fmt(r.get('ratio_q1'))}–{_fmt(r.get('ratio_q3'))})",
             _fmt(r.get("ratio_min")),
             _fmt(r["cpu_ratio"]),
             "/".join(_fmt(v) for v in r["load"]),
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         result = bench.bench_training(
             epochs=1 if quick else args.epochs,
             batch_size=args.training_batch_size,
-            repeats=1 if quick else 7,
+            repeats=1 if quick else 9,
             n_train=1000 if quick else None,
             device=device,
             progress=progress,
