@@ -115,5 +115,9 @@ def test_cli_json_and_bad_input(capsys):
     assert [r["n"] for r in results["pairing"]["rows"]] == [12, 20]
     assert "load_average" in results["environment"]
     assert main(["bench", "--which", "step", "--peers", "nobody"]) == 2
+    args = ["bench", "--which", "training", "--quick", "--training-repeats", "2", "--json"]
+    assert main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)["training"]["rows"]
+    assert row["ratio_q1"] <= row["ratio_paired"] <= row["ratio_q3"] and row["ae_s"] > 0
     with pytest.raises(SystemExit):
         main(["bench", "--which", "everything"])

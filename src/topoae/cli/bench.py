@@ -80,6 +80,11 @@ def add_parser(subparsers) -> None:
         default=bench.SPHERES_BATCH,
         help="batch size of both trainings (default 28, the TopoAE's)",
     )
+    parser.add_argument(
+        "--training-repeats",
+        type=positive_int,
+        help="pairs of whole trainings, in alternating order (default 9; quick: 1)",
+    )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads (2)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, or auto")
     parser.add_argument(
@@ -229,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         result = bench.bench_training(
             epochs=1 if quick else args.epochs,
             batch_size=args.training_batch_size,
-            repeats=1 if quick else 9,
+            repeats=args.training_repeats or (1 if quick else 9),
             n_train=1000 if quick else None,
             device=device,
             progress=progress,
