@@ -103,6 +103,12 @@ def _fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _paired(row: dict) -> str:
+    """The median of the per-repeat ratios with its quartiles, e.g. ``1.15 (1.11–1.30)``."""
+    median, q1, q3 = (_fmt(row.get(key)) for key in ("ratio_paired", "ratio_q1", "ratio_q3"))
+    return f"{median} ({q1}–{q3})"
+
+
 def step_table(result: bench.BenchResult) -> str:
     """Markdown table of a step benchmark.
 
@@ -114,16 +120,13 @@ def step_table(result: bench.BenchResult) -> str:
     headers += ["union-find ms", "×", "torch-topo ms", "×", "TopoAE steps/s", "load"]
     rows = []
     for r in result.rows:
-        paired = (
-            f"{_fmt(r.get('ratio_paired'))} ({_fmt(r.get('ratio_q1'))}–{_fmt(r.get('ratio_q3'))})"
-        )
         rows.append(
             [
                 r["batch_size"],
                 _fmt(r["ae_ms"], 3),
                 _fmt(r["topoae_ms"], 3),
                 _fmt(r["ratio"]),
-                paired,
+                _paired(r),
                 _fmt(r.get("cpu_ratio")),
                 _fmt(r["union_find_ms"], 3),
                 _fmt(r["union_find_speedup"], 1),
@@ -169,7 +172,7 @@ def training_table(result: bench.BenchResult) -> str:
             _fmt(r["ae_s"]),
             _fmt(r["topoae_s"]),
             _fmt(r["ratio"]),
-            f"{_fmt(r.get('ratio_paired'))} ({_fmt(r.get('ratio_q1'))}–{_fmt(r.get('ratio_q3'))})",
+            _paired(r),
             _fmt(r.get("ratio_min")),
             _fmt(r["cpu_ratio"]),
             "/".join(_fmt(v) for v in r["load"]),
