@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from topoae import bench, losses
+from topoae import bench
 from topoae.cli import main
-from topoae.losses import TopologicalSignatureLoss
+from topoae.losses import TopologicalSignatureLoss, _autograd
 from topoae.models import MLPAutoencoder, TopologicallyRegularizedAutoencoder
 from topoae.topology import persistence_pairs
 
@@ -80,8 +80,8 @@ def test_gpu_transfer_packing_matches_cpu_views():
     dist_x = torch.rand(7, 7)
     latent = torch.randn(7, 3, requires_grad=True)
     scale = torch.tensor(1.5, requires_grad=True)
-    views = losses._host_arrays(dist_x, latent, scale, torch.float32)
-    packed = losses._host_arrays_packed(dist_x, latent, scale, torch.float32)
+    views = _autograd._host_arrays(dist_x, latent, scale, torch.float32)
+    packed = _autograd._host_arrays_packed(dist_x, latent, scale, torch.float32)
     for a, b in zip(views, packed, strict=True):
         np.testing.assert_array_equal(a, b)
     assert packed[0].dtype == np.float32

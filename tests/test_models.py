@@ -145,7 +145,7 @@ def test_fused_cpu_path_equals_the_general_path(monkeypatch, mode, data_scale):
 
 
 def test_fused_objective_gradcheck():
-    from topoae.losses import _ObjectiveStep, _RegularizedObjective
+    from topoae.losses._autograd import _ObjectiveStep, _RegularizedObjective
 
     gen = torch.Generator().manual_seed(3)
     points = torch.randn(14, 6, generator=gen, dtype=torch.float64)
@@ -168,7 +168,7 @@ def test_fused_objective_gradcheck():
 
 
 def test_fused_path_reports_non_finite_as_nan():
-    from topoae.losses import _points_kernel
+    from topoae.losses._kernels import _points_kernel
 
     model = TopologicallyRegularizedAutoencoder(MLPAutoencoder(4, hidden_sizes=(3,)), lam=1.0)
     x = torch.randn(8, 4)

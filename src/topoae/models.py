@@ -11,15 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.losses import (
-    MATCH_MODES,
-    TopologicalLossTerms,
-    TopologicalSignatureLoss,
+from topoae.losses import MATCH_MODES, TopologicalLossTerms, TopologicalSignatureLoss
+from topoae.losses._autograd import (
     _fits_regularized_objective,
-    _normalised_distances,
     _ObjectiveStep,
     _RegularizedObjective,
 )
+from topoae.losses._kernels import _normalised_distances
 
 __all__ = [
     "ARCHITECTURES",
