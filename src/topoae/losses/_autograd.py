@@ -89,7 +89,8 @@ class _RegularizedObjective(torch.autograd.Function):
     step adds a single node to the graph. Every tensor this node makes shares
     memory with a NumPy array (no dispatcher call: on a CPU, each costs
     microseconds), and the settings travel in one :class:`_ObjectiveStep`, which
-    also receives the parts of the loss as Python floats.
+    also receives the parts of the loss as Python floats. ``scale`` is a tensor
+    (the model's ``latent_norm``) of any shape holding one value.
     """
 
     @staticmethod
@@ -99,7 +100,7 @@ class _RegularizedObjective(torch.autograd.Function):
             points = points.reshape(points.shape[0], -1)
         array_points = np.ascontiguousarray(_numpy_view(points))
         dtype = array_latent.dtype.type
-        step.scale = scale.item() if isinstance(scale, torch.Tensor) else float(scale)
+        step.scale = scale.item()
         values, shared, grad_latent, grad_scale = _points_kernel(
             array_points, dtype(step.data_scale), array_latent, dtype(step.scale), step.weight,
             step.mode,
@@ -109,10 +110,7 @@ class _RegularizedObjective(torch.autograd.Function):
         step.loss, step.shared_edges = float(total), int(shared)
         step.total, step.x_to_z, step.z_to_x = float(values[0]), float(values[1]), float(values[2])
         ctx.grad_latent = torch.from_numpy(grad_latent)
-        grad_scale = np.array(grad_scale, dtype=dtype)
-        if isinstance(scale, torch.Tensor) and scale.ndim:
-            grad_scale = grad_scale.reshape(scale.shape)
-        ctx.grad_scale = torch.from_numpy(grad_scale)
+        ctx.grad_scale = torch.from_numpy(np.full(tuple(scale.shape), grad_scale, dtype=dtype))
         return torch.from_numpy(np.array(total))
 
     @staticmethod
