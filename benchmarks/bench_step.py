@@ -1,6 +1,6 @@
 """Benchmark: the training step of the vanilla AE, TopoAE and the peers (Spheres, MNIST-shaped).
 
-A thin wrapper of ``topoae bench --which step,mnist``; the code lives in ``topoae.bench``
+A thin wrapper of ``topoae bench --which step,mnist``; the code lives in ``topoae.apps.bench``
 so that an installed package runs it too. Any ``topoae bench`` option may follow, e.g.::
 
     python benchmarks/bench_step.py --quick

@@ -9,8 +9,8 @@ import torch
 # TOPOAE_TEST_THREADS lets a crowded development machine run the suite with fewer threads.
 torch.set_num_threads(int(os.environ.get("TOPOAE_TEST_THREADS", "2")))
 
-#: The authors' Spheres test embeddings, shipped beside the project checkout.
-REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+#: The authors' Spheres test embeddings (BSD-3, licence beside them), kept in the repository.
+REFERENCE_DIR = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture

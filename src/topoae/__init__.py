@@ -7,17 +7,17 @@ matched by a differentiable loss.
 
 __version__ = "0.1.0"
 
-from topoae.datasets import make_spheres
-from topoae.estimator import TopologicalAutoencoder
-from topoae.losses import TopologicalSignatureLoss
-from topoae.models import (
+from topoae.core.losses import TopologicalSignatureLoss
+from topoae.core.models import (
     DeepAutoencoder,
     LinearAutoencoder,
     MLPAutoencoder,
     TopologicallyRegularizedAutoencoder,
 )
-from topoae.topology import persistence_pairs
-from topoae.training import TrainConfig, train
+from topoae.core.topology import persistence_pairs
+from topoae.core.training import TrainConfig, train
+from topoae.datasets import make_spheres
+from topoae.estimator import TopologicalAutoencoder
 
 __all__ = [
     "DeepAutoencoder",

@@ -10,7 +10,7 @@ scikit-learn, so the authors scored it on a random *training* subsample of test
 size. openTSNE can place new points (each test point is optimised against the
 fixed training embedding, starting from the median of its nearest training
 neighbours), so here t-SNE is scored on the test split like every other method.
-:func:`topoae.compare.compare` additionally records the paper's way (see
+:func:`topoae.apps.compare.compare` additionally records the paper's way (see
 ``extras["train_subsample"]`` in its results).
 
 Examples

@@ -1,4 +1,4 @@
-"""`TopologicalAutoencoder`: a scikit-learn estimator around :func:`topoae.training.train`.
+"""`TopologicalAutoencoder`: a scikit-learn estimator around :func:`topoae.core.training.train`.
 
 A thin façade in the spirit of scikit-learn's ``PCA`` and ``Isomap``: ``__init__`` only
 stores parameters, :meth:`~TopologicalAutoencoder.fit` validates them and the data,
@@ -31,15 +31,15 @@ from torch import nn
 
 from topoae import __version__
 from topoae._io import atomic_write_bytes
-from topoae.losses import MATCH_MODES
-from topoae.models import (
+from topoae.core.losses import MATCH_MODES
+from topoae.core.models import (
     ARCHITECTURES,
     Autoencoder,
     TopologicallyRegularizedAutoencoder,
     build_autoencoder,
     image_data_scale,
 )
-from topoae.training import (
+from topoae.core.training import (
     TrainConfig,
     TrainingDivergedError,
     build_model,
@@ -183,7 +183,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     (higher is better). It does not measure topology preservation, so a grid search over
     ``lam`` with the default score favours small ``lam``; pass a ``scoring`` function of
     embedding quality instead. A loss that becomes NaN stops ``fit`` with
-    :class:`topoae.training.TrainingDivergedError`, naming the epoch and a remedy.
+    :class:`topoae.core.training.TrainingDivergedError`, naming the epoch and a remedy.
 
     Examples
     --------
@@ -446,7 +446,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ValueError
             For invalid parameters or data (NaN / inf, too few samples, ``n_components``
             not smaller than the number of features, a custom module of the wrong shape).
-        topoae.training.TrainingDivergedError
+        topoae.core.training.TrainingDivergedError
             If the loss becomes NaN or infinite; the message names the epoch and a remedy.
         """
         for stale in ("model_", "_n_features_out"):  # a failed refit must not look fitted

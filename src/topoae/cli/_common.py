@@ -105,7 +105,7 @@ def estimate_training_seconds(
     """
     import torch
 
-    from topoae.training import build_model, make_optimizer, resolve_device
+    from topoae.core.training import build_model, make_optimizer, resolve_device
 
     device = resolve_device(config.device)
     n_train = len(x_train) + (len(x_val) if config.train_on_validation else 0)

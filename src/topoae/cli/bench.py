@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from topoae import bench
 from topoae._io import write_json
+from topoae.apps import bench
 from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_int, say
 

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from topoae.apps.compare import DEFAULT_METHODS, METHODS, PROTOCOLS, compare, paper_seeds
 from topoae.cli import CLIError
 from topoae.cli._common import (
     add_dataset_arguments,
@@ -14,7 +15,6 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
-from topoae.compare import DEFAULT_METHODS, METHODS, PROTOCOLS, compare, paper_seeds
 
 
 def _method_list(text: str) -> list[str]:

@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from topoae.core.topology import persistence_diagrams
     from topoae.plotting.animation import check_animation_path
     from topoae.plotting.filtration import (
         MAX_POINTS,
@@ -47,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
         noisy_circle,
         read_points_csv,
     )
-    from topoae.topology import persistence_diagrams
 
     check_animation_path(args.out)
     if args.hold < 0:

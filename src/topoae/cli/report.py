@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from topoae.report import build_report, detect_kind
+    from topoae.apps.report import build_report, detect_kind
 
     kind = detect_kind(args.folder)
     say(args, f"building the report of {kind} folder {args.folder}")

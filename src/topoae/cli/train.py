@@ -21,9 +21,9 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
-from topoae.losses import MATCH_MODES
+from topoae.core.losses import MATCH_MODES
+from topoae.core.training import MODEL_VARIANTS, embed, paper_config, reconstruct, train
 from topoae.runs import save_run
-from topoae.training import MODEL_VARIANTS, embed, paper_config, reconstruct, train
 
 
 def add_parser(subparsers) -> None:

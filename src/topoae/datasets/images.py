@@ -123,7 +123,7 @@ def image_dataset(
         Images of shape ``(n, C, H, W)``, float32 in [-1, 1]; labels int64;
         ``data_scale = sqrt(4 · C · H · W)``.
     """
-    from topoae.models import image_data_scale  # imports torch: only when images are loaded
+    from topoae.core.models import image_data_scale  # imports torch: only when images are loaded
 
     (x_train, y_train), (x_test, y_test) = train, test
     if x_train.ndim != 4 or x_train.shape[1:] != x_test.shape[1:]:

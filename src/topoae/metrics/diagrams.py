@@ -90,7 +90,7 @@ def diagram_distances(
     """
     from scipy.spatial.distance import cdist
 
-    from topoae.topology import persistence_diagrams
+    from topoae.core.topology import persistence_diagrams
 
     X, Z = _check_pair(X, Z)
     if max_dimension < 0:

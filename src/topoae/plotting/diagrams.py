@@ -119,7 +119,7 @@ def _subsample(n: int, n_subsample: int | None, random_state: int | None) -> np.
 def _diagrams(A: np.ndarray, max_dimension: int, normalize: bool) -> list[np.ndarray]:
     from scipy.spatial.distance import cdist
 
-    from topoae.topology import persistence_diagrams
+    from topoae.core.topology import persistence_diagrams
 
     dist = cdist(A, A)
     if normalize:

@@ -130,7 +130,7 @@ def animate_filtration(
     """
     from matplotlib.collections import EllipseCollection, LineCollection, PolyCollection
 
-    from topoae.topology import persistence_diagrams
+    from topoae.core.topology import persistence_diagrams
 
     check_animation_path(path)
     points = np.asarray(points, dtype=np.float64)

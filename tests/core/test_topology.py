@@ -6,7 +6,7 @@ import torch
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
-from topoae.topology import h0_deaths, persistence_diagrams, persistence_pairs
+from topoae.core.topology import h0_deaths, persistence_diagrams, persistence_pairs
 
 
 def kruskal_reference(dist: np.ndarray) -> np.ndarray:

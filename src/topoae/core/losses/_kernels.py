@@ -1,14 +1,14 @@
 """Compiled (numba) kernels of the topological loss: no torch, NumPy arrays in and out.
 
 The data-space distances of a batch, the latent distances, both spanning trees,
-the loss terms and their exact gradients. :mod:`topoae.losses._autograd` wraps
+the loss terms and their exact gradients. :mod:`topoae.core.losses._autograd` wraps
 them as autograd nodes.
 """
 
 import numpy as np
 from numba import njit
 
-from topoae.topology import _prim_tree, _tree_edges
+from topoae.core.topology import _prim_tree, _tree_edges
 
 
 @njit(cache=True, fastmath={"reassoc"})

@@ -19,8 +19,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from topoae import TopologicalAutoencoder
+from topoae.core.training import TrainingDivergedError
 from topoae.estimator import expected_failed_checks
-from topoae.training import TrainingDivergedError
 
 
 @pytest.fixture(autouse=True, scope="module")

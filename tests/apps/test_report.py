@@ -20,9 +20,9 @@ pytest.importorskip("matplotlib")
 from PIL import Image
 
 from topoae import datasets
-from topoae.report import build_report, detect_kind
+from topoae.apps.report import build_report, detect_kind
+from topoae.core.training import TrainConfig, embed, train
 from topoae.runs import embedding_to_csv, save_run
-from topoae.training import TrainConfig, embed, train
 
 CHROMIUM = "chromium"
 _CHECK_SCRIPT = """<script>

@@ -23,7 +23,7 @@ import torch
 
 from topoae import __version__
 from topoae._io import save_torch
-from topoae.models import (
+from topoae.core.models import (
     Autoencoder,
     TopologicallyRegularizedAutoencoder,
     build_autoencoder,
@@ -66,7 +66,7 @@ class TrainConfig:
     lam : float
         Weight of the topological term; ``0`` trains a vanilla autoencoder.
     match_edges : str
-        See :class:`~topoae.losses.TopologicalSignatureLoss`.
+        See :class:`~topoae.core.losses.TopologicalSignatureLoss`.
     data_scale : float or None
         Fixed data-distance normaliser (images), ``None`` for the batch maximum.
     learning_rate, weight_decay : float

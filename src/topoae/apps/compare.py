@@ -1,7 +1,7 @@
 """The paper's experiment: every method × seed, measured on the test split, tabulated.
 
 :func:`compare` fits each baseline (:mod:`topoae.baselines`) and trains each
-autoencoder (:mod:`topoae.training`) on the training split of each seed, embeds the
+autoencoder (:mod:`topoae.core.training`) on the training split of each seed, embeds the
 test split, scores it with :func:`topoae.metrics.evaluate`, and (with ``out``) writes::
 
     results.json                  settings, every measure of every method and seed, timings
@@ -271,8 +271,8 @@ def run_method(
 def _run_autoencoder(
     method, data, *, seed, preset, max_epochs, patience, device, protocol, run_dir, say
 ):
+    from topoae.core.training import embed, paper_config, reconstruct, train
     from topoae.runs import save_run
-    from topoae.training import embed, paper_config, reconstruct, train
 
     overrides = {
         "max_epochs": max_epochs,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from topoae import make_spheres
-from topoae.training import (
+from topoae.core.training import (
     TrainConfig,
     TrainingDivergedError,
     paper_config,
@@ -84,7 +84,7 @@ def test_best_weights_are_restored(small_spheres):
     best = min(result.history, key=lambda r: r["val_loss"])
     assert result.best_epoch == best["epoch"]
     # Recompute the validation loss of the returned model: it is the best epoch's.
-    from topoae.training import _validation_loss
+    from topoae.core.training import _validation_loss
 
     result.model.eval()
     val = _validation_loss(result.model, torch.as_tensor(x_val), 16)
@@ -180,7 +180,7 @@ def test_paper_config():
 def test_optimizer_is_fused_adam_with_the_same_update():
     import torch
 
-    from topoae.training import make_optimizer
+    from topoae.core.training import make_optimizer
 
     torch.manual_seed(0)
     start = torch.randn(5, 3)

@@ -7,11 +7,11 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from topoae import bench
+from topoae.apps import bench
 from topoae.cli import main
-from topoae.losses import TopologicalSignatureLoss, _autograd
-from topoae.models import MLPAutoencoder, TopologicallyRegularizedAutoencoder
-from topoae.topology import persistence_pairs
+from topoae.core.losses import TopologicalSignatureLoss, _autograd
+from topoae.core.models import MLPAutoencoder, TopologicallyRegularizedAutoencoder
+from topoae.core.topology import persistence_pairs
 
 
 def symmetric(matrix):

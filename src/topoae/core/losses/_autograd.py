@@ -8,7 +8,7 @@ backward); the kernels return the gradients along with the values.
 import numpy as np
 import torch
 
-from topoae.losses._kernels import _latent_kernel, _points_kernel
+from topoae.core.losses._kernels import _latent_kernel, _points_kernel
 
 
 def _host_arrays(dist_x, latent, scale, dtype):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from topoae.cli import main
+from topoae.core.training import embed
 from topoae.runs import load_run, load_run_model
-from topoae.training import embed
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.losses import MATCH_MODES, TopologicalLossTerms, TopologicalSignatureLoss
-from topoae.losses._autograd import (
+from topoae.core.losses import MATCH_MODES, TopologicalLossTerms, TopologicalSignatureLoss
+from topoae.core.losses._autograd import (
     _fits_regularized_objective,
     _ObjectiveStep,
     _RegularizedObjective,
 )
-from topoae.losses._kernels import _normalised_distances
+from topoae.core.losses._kernels import _normalised_distances
 
 __all__ = [
     "ARCHITECTURES",
@@ -196,7 +196,7 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         Weight λ of the topological term; ``0`` gives the vanilla autoencoder, which
         computes no topology and has no ``latent_norm``.
     match_edges : str
-        Mode of :class:`~topoae.losses.TopologicalSignatureLoss`.
+        Mode of :class:`~topoae.core.losses.TopologicalSignatureLoss`.
     data_scale : float or None
         Data-space distances are divided by this constant (images in [-1, 1]:
         :func:`image_data_scale`); ``None`` divides by the batch's largest distance.

@@ -10,7 +10,7 @@ A train run folder (see :mod:`topoae.runs`) gives: configuration, measures
 diagrams of the test data and its embedding (the data set is reloaded by name), and
 the training animation when ``snapshots.npz`` exists.
 
-A compare folder (see :mod:`topoae.compare`) gives: settings, the measures table,
+A compare folder (see :mod:`topoae.apps.compare`) gives: settings, the measures table,
 the embeddings figure, loss curves and training animations of its autoencoder runs
 (``runs/<method>-seed<seed>/``), and diagrams of every method's embedding.
 """
@@ -192,7 +192,7 @@ def _read_embedding(folder: Path) -> tuple[np.ndarray, np.ndarray | None] | None
         with np.load(folder / "embedding_test.npz") as data:
             return data["latent"], (data["labels"] if "labels" in data else None)
     if (folder / "embedding_test.csv").exists():
-        from topoae.compare import read_embedding_csv
+        from topoae.apps.compare import read_embedding_csv
 
         return read_embedding_csv(folder / "embedding_test.csv")
     return None
@@ -377,7 +377,7 @@ def _compare_sections(
     max_frames: int,
     data_kwargs: dict[str, Any],
 ) -> tuple[str, list[Section], list[str]]:
-    from topoae.compare import METHODS, read_embedding_csv
+    from topoae.apps.compare import METHODS, read_embedding_csv
     from topoae.plotting import plot_embeddings
     from topoae.plotting.curves import plot_history
 

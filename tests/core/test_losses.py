@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from topoae.losses import (
+from topoae.core.losses import (
     MATCH_MODES,
     TopologicalSignatureLoss,
     pair_distances,

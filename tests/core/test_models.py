@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.losses import TopologicalSignatureLoss, pairwise_distances
-from topoae.models import (
+from topoae.core.losses import TopologicalSignatureLoss, pairwise_distances
+from topoae.core.models import (
     DeepAutoencoder,
     LinearAutoencoder,
     MLPAutoencoder,
@@ -113,7 +113,7 @@ def test_invalid_settings():
 
 def _general_path(monkeypatch):
     # Force the device-independent path (data distances + from_latent + add).
-    monkeypatch.setattr("topoae.models._fits_regularized_objective", lambda *_: False)
+    monkeypatch.setattr("topoae.core.models._fits_regularized_objective", lambda *_: False)
 
 
 @pytest.mark.parametrize("mode", ["symmetric", "x_to_z", "z_to_x", "signature"])
@@ -145,7 +145,7 @@ def test_fused_cpu_path_equals_the_general_path(monkeypatch, mode, data_scale):
 
 
 def test_fused_objective_gradcheck():
-    from topoae.losses._autograd import _ObjectiveStep, _RegularizedObjective
+    from topoae.core.losses._autograd import _ObjectiveStep, _RegularizedObjective
 
     gen = torch.Generator().manual_seed(3)
     points = torch.randn(14, 6, generator=gen, dtype=torch.float64)
@@ -168,7 +168,7 @@ def test_fused_objective_gradcheck():
 
 
 def test_fused_path_reports_non_finite_as_nan():
-    from topoae.losses._kernels import _points_kernel
+    from topoae.core.losses._kernels import _points_kernel
 
     model = TopologicallyRegularizedAutoencoder(MLPAutoencoder(4, hidden_sizes=(3,)), lam=1.0)
     x = torch.randn(8, 4)

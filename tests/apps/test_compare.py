@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from topoae import compare as compare_module
+from topoae.apps import compare as compare_module
 from topoae import datasets
-from topoae.compare import (
+from topoae.apps.compare import (
     COLUMNS,
     PAPER_TABLE,
     compare,

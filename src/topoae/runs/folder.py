@@ -28,7 +28,7 @@ import torch
 
 from topoae import __version__
 from topoae._io import atomic_write_text, save_npz, save_torch, write_json
-from topoae.training import TrainConfig, build_model
+from topoae.core.training import TrainConfig, build_model
 
 __all__ = ["RunRecord", "embedding_to_csv", "load_run", "load_run_model", "save_run"]
 

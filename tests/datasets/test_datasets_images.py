@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from topoae import datasets
+from topoae.core.training import TrainConfig, embed, reconstruct, train
 from topoae.datasets import _download, cifar, idx
-from topoae.training import TrainConfig, embed, reconstruct, train
 
 N_TRAIN, N_TEST = 60, 20  # six / two images per class
 

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from topoae.losses._autograd import _LatentTopologicalLoss
-from topoae.losses._kernels import _pairs_and_overlap
-from topoae.topology import check_distance_matrix
+from topoae.core.losses._autograd import _LatentTopologicalLoss
+from topoae.core.losses._kernels import _pairs_and_overlap
+from topoae.core.topology import check_distance_matrix
 
 __all__ = [
     "MATCH_MODES",
@@ -116,7 +116,7 @@ class TopologicalSignatureLoss(nn.Module):
     Notes
     -----
     The result is the un-halved sum of squared differences (METHOD.md §3), *not*
-    divided by the batch size: :class:`~topoae.models.TopologicallyRegularizedAutoencoder`
+    divided by the batch size: :class:`~topoae.core.models.TopologicallyRegularizedAutoencoder`
     does that, as the reference does.
 
     Examples

@@ -9,7 +9,7 @@ stay meaningful. Both wall-clock time and the process's CPU time are recorded
 Peers of the training step, all with the same autoencoder, data and Adam:
 
 - ``ae``: the vanilla autoencoder (``lam = 0``), the baseline of the ratios;
-- ``topoae``: ours (:class:`~topoae.models.TopologicallyRegularizedAutoencoder`);
+- ``topoae``: ours (:class:`~topoae.core.models.TopologicallyRegularizedAutoencoder`);
 - ``union_find``: the topological loss with a pure-Python union–find pairing
   (stable-sorted Kruskal, the reference implementation's approach) on full
   torch distance matrices, written here as a peer;
@@ -33,14 +33,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from topoae.models import (
+from topoae.core.models import (
     DeepAutoencoder,
     MLPAutoencoder,
     TopologicallyRegularizedAutoencoder,
     image_data_scale,
 )
-from topoae.topology import persistence_pairs
-from topoae.training import make_optimizer
+from topoae.core.topology import persistence_pairs
+from topoae.core.training import make_optimizer
 
 __all__ = [
     "PEERS",
@@ -536,8 +536,8 @@ def bench_training(
     than the ratio of the medians on a shared machine. ``n_train`` takes a subset
     (tests).
     """
+    from topoae.core.training import TrainConfig, train
     from topoae.datasets import load
-    from topoae.training import TrainConfig, train
 
     data = load("spheres", seed=seed)
     x_train, x_val = data.x_train, data.x_val
