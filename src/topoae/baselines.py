@@ -3,7 +3,7 @@
 Every baseline is fitted on training inputs and then places *new* points
 (the test split) with :meth:`~Baseline.transform`, so all methods of a comparison
 are scored on the same held-out points. The defaults are the paper's settings for
-each data set (METHOD.md §6, :mod:`topoae.presets`); keyword overrides win.
+each data set (METHOD.md §6, :mod:`topoae.paper`); keyword overrides win.
 
 Scoring of t-SNE differs from the paper: t-SNE has no out-of-sample map in
 scikit-learn, so the authors scored it on a random *training* subsample of test
@@ -364,7 +364,7 @@ def make_baseline(
     Baseline
         Unfitted.
     """
-    from topoae.presets import get_preset
+    from topoae.paper import get_preset
 
     if name not in BASELINES:
         raise ValueError(f"Unknown baseline {name!r}; choose one of {', '.join(BASELINES)}.")

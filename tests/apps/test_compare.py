@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from topoae.apps import compare as compare_module
 from topoae import datasets
+from topoae.apps import compare as compare_module
 from topoae.apps.compare import (
     COLUMNS,
     PAPER_TABLE,
@@ -18,7 +18,7 @@ from topoae.apps.compare import (
     run_method,
     summarize,
 )
-from topoae.presets import PAPER_SEEDS
+from topoae.paper import PAPER_SEEDS
 from topoae.runs import load_run
 
 #: 10 small spheres of 30 points plus an enclosing one of 300, in R^11: 60 test points.

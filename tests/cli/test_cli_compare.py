@@ -5,7 +5,7 @@ import json
 import pytest
 
 from topoae.cli import main
-from topoae.presets import PAPER_SEEDS
+from topoae.paper import PAPER_SEEDS
 
 
 @pytest.fixture(scope="module")

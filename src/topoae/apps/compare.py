@@ -37,6 +37,7 @@ import numpy as np
 from topoae import __version__
 from topoae._io import atomic_write_text, write_json
 from topoae.datasets import Dataset
+from topoae.paper import AUTOENCODERS, COLUMNS, DEFAULT_METHODS, METHODS, PAPER_SEEDS, PAPER_TABLE
 
 __all__ = [
     "AUTOENCODERS",
@@ -57,51 +58,7 @@ logger = logging.getLogger(__name__)
 
 RESULTS_FORMAT = 1
 
-#: Display names; also the order of the paper's Table 1.
-METHODS: dict[str, str] = {
-    "isomap": "Isomap",
-    "pca": "PCA",
-    "tsne": "t-SNE",
-    "umap": "UMAP",
-    "ae": "AE",
-    "topoae": "TopoAE",
-    "linear-topoae": "linear TopoAE",
-}
-#: The methods of the paper's table, in the order they run: the headline comparison (TopoAE
-#: against the AE and the fast baselines) first, so a time-boxed run has it on every seed.
-DEFAULT_METHODS: tuple[str, ...] = ("pca", "topoae", "ae", "umap", "isomap", "tsne")
-AUTOENCODERS: tuple[str, ...] = ("ae", "topoae", "linear-topoae")
 PROTOCOLS: tuple[str, ...] = ("clean", "reference")
-
-#: The table's columns: (key of :func:`topoae.metrics.evaluate`, header), in the paper's order.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("kl_0.01", "KL_0.01"),
-    ("kl_0.1", "KL_0.1"),
-    ("kl_1", "KL_1"),
-    ("mrre", "ℓ-MRRE"),
-    ("continuity", "ℓ-Cont"),
-    ("trustworthiness", "ℓ-Trust"),
-    ("rmse", "ℓ-RMSE"),
-    ("data_mse", "Data MSE"),
-)
-
-
-def _paper_row(*values: float) -> dict[str, float]:
-    """One row of Table 1 keyed by column; rows without a Data MSE have one value fewer."""
-    return dict(zip((key for key, _ in COLUMNS), values, strict=False))
-
-
-#: The paper's Table 1 (means of 5 runs, METHOD.md §8; as recalled, approximate).
-PAPER_TABLE: dict[str, dict[str, dict[str, float]]] = {
-    "spheres": {
-        "isomap": _paper_row(0.181, 0.420, 0.00881, 0.246, 0.790, 0.676, 10.4),
-        "pca": _paper_row(0.332, 0.651, 0.01530, 0.294, 0.747, 0.626, 11.8, 0.9610),
-        "tsne": _paper_row(0.152, 0.527, 0.01271, 0.217, 0.773, 0.679, 8.1),
-        "umap": _paper_row(0.157, 0.613, 0.01658, 0.250, 0.752, 0.635, 9.3),
-        "ae": _paper_row(0.566, 0.746, 0.01664, 0.349, 0.607, 0.588, 13.3, 0.8155),
-        "topoae": _paper_row(0.085, 0.326, 0.00694, 0.272, 0.822, 0.658, 13.5, 0.8681),
-    }
-}
 
 # Settings that must agree for a resumed comparison to continue an earlier one.
 _RESUME_KEYS = (
@@ -118,9 +75,7 @@ _RESUME_KEYS = (
 
 
 def paper_seeds(n: int) -> list[int]:
-    """The first ``n`` of the paper's five repetition seeds (:data:`topoae.presets.PAPER_SEEDS`)."""
-    from topoae.presets import PAPER_SEEDS
-
+    """The first ``n`` of the paper's five repetition seeds (:data:`topoae.paper.PAPER_SEEDS`)."""
     if not 1 <= n <= len(PAPER_SEEDS):
         raise ValueError(
             f"The paper has {len(PAPER_SEEDS)} repetition seeds; ask for 1 to "

@@ -504,7 +504,7 @@ def paper_config(dataset: str, model: str = "topoae", **overrides: Any) -> Train
     -------
     TrainConfig
     """
-    from topoae.presets import get_preset
+    from topoae.paper import get_preset
 
     if model not in MODEL_VARIANTS:
         raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_VARIANTS)}.")
