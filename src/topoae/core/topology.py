@@ -273,4 +273,3 @@ def h0_deaths(distances) -> np.ndarray:
     array, _ = _to_numpy(distances)
     pairs = persistence_pairs(array)
     return np.asarray(array, dtype=np.float64)[pairs[:, 0], pairs[:, 1]]
-

@@ -157,6 +157,7 @@ def _space_diagrams(A: np.ndarray, max_dimension: int, normalize: bool) -> list[
 
 # --------------------------------------------------------------------------- distances
 
+
 def _diagonal_cost_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Costs of the standard diagonal construction, L∞ ground metric.
 
@@ -296,9 +297,7 @@ def compare_persistence_each(
     for name, (_, Z) in checked.items():
         diagrams_z = _space_diagrams(Z[idx], max_dimension, normalize)
         distances = distances_between(diagrams_x, diagrams_z)
-        result[name] = PersistenceComparison(
-            diagrams_x, diagrams_z, distances, len(idx), normalize
-        )
+        result[name] = PersistenceComparison(diagrams_x, diagrams_z, distances, len(idx), normalize)
     return result
 
 
