@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from topoae import datasets
-from topoae.apps import compare as compare_module
 from topoae.apps.compare import (
-    COLUMNS,
-    PAPER_TABLE,
+    RESULTS_FORMAT,
     compare,
+    load_results,
     paper_seeds,
-    read_embedding_csv,
     run_method,
     summarize,
 )
-from topoae.paper import PAPER_SEEDS
-from topoae.runs import load_run
+from topoae.apps.compare import orchestration as compare_module
+from topoae.errors import DataFileError
+from topoae.paper import COLUMNS, PAPER_SEEDS, PAPER_TABLE
+from topoae.runs.folder import load_run, read_embedding_csv
 
 #: 10 small spheres of 30 points plus an enclosing one of 300, in R^11: 60 test points.
 SMALL = {"n_samples": 30, "d": 10}
@@ -187,31 +187,48 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         _small_compare(tmp_path)
 
 
-def test_read_embedding_csv_formats(tmp_path):
-    authors = tmp_path / "authors.csv"
-    authors.write_text("0,1,labels\n0.5,-1.0,10.0\n2.0,3.0,3.0\n")
-    latent, labels = read_embedding_csv(authors)
-    assert np.array_equal(latent, [[0.5, -1.0], [2.0, 3.0]])
-    assert labels.dtype == np.int64 and list(labels) == [10, 3]
-    plain = tmp_path / "plain.csv"
-    plain.write_text("0.5,-1.0\n2.0,3.0\n")
-    latent, labels = read_embedding_csv(plain)
-    assert latent.shape == (2, 2) and labels is None
-    ours = tmp_path / "ours.csv"  # what topoae.runs.embedding_to_csv writes without labels
-    ours.write_text("0,1\n0.5,-1.0\n")
-    latent, labels = read_embedding_csv(ours)
-    assert np.array_equal(latent, [[0.5, -1.0]]) and labels is None
-    for text, message in (
-        ("", "empty"),
-        ("0,1\n", "no rows"),
-        ("1,2\n3\n", "different lengths"),
-        ("a,b\n1,x\n", "not numbers"),
-        ("0,labels\n1,0.5\n", "not integers"),
-    ):
-        bad = tmp_path / "bad.csv"
-        bad.write_text(text)
-        with pytest.raises(ValueError, match=message):
-            read_embedding_csv(bad)
+def test_load_results_reads_back_what_compare_wrote(tmp_path):
+    out = tmp_path / "pca"
+    comparison = _small_compare(out, methods=["pca"], figure=False)
+    loaded = load_results(out)
+    assert loaded.out == out
+    assert loaded.settings["seeds"] == comparison.settings["seeds"] == [1, 2]
+    assert loaded.wall_seconds == pytest.approx(comparison.wall_seconds)
+    for method in ("pca",):
+        for seed in (1, 2):
+            assert loaded.record(method, seed) == comparison.record(method, seed)
+    assert loaded.table() == comparison.table()
+    assert load_results(out / "results.json").records == loaded.records
+
+
+_SETTINGS = {"dataset": "spheres", "methods": ["pca"], "seeds": [1]}
+
+
+def _results(records):
+    return json.dumps({"format": RESULTS_FORMAT, "settings": _SETTINGS, "records": records})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "does not exist"),
+        ("{not json", "damaged"),
+        ('{"format": 99}', "not a topoae comparison"),
+        ('{"format": 1, "settings": []}', "'settings' must be an object"),
+        ('{"format": 1, "settings": {"dataset": "spheres", "methods": "pca"}}', "methods"),
+        (_results([{"method": "pca", "seed": "1", "measures": {}}]), "integer seed"),
+        (_results([{"method": "pca", "seed": 1}]), "no measures"),
+        (_results([{"method": "pca", "seed": 1, "measures": {"kl_0.1": "x"}}]), "not a number"),
+        (_results([{"method": "pca", "seed": 1, "measures": {}, "embedding": "/x"}]), "inside"),
+    ],
+)
+def test_load_results_names_the_file_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "results.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(DataFileError, match=message) as error:
+        load_results(tmp_path)
+    assert str(path) in str(error.value)
 
 
 def test_parallel_jobs_store_the_same_results(small_run, tmp_path):

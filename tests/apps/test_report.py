@@ -32,7 +32,8 @@ window.addEventListener('load', function () {
   var out = document.createElement('pre');
   out.id = 'image-check';
   out.textContent = 'IMAGES=' + images.length + ' BROKEN=' + broken.length + ' SIZES=' +
-    images.map(function (i) { return i.naturalWidth + 'x' + i.naturalHeight; }).join(',');
+    images.map(function (i) { return i.naturalWidth + 'x' + i.naturalHeight; }).join(',') +
+    ' WIDE=' + (document.documentElement.scrollWidth > window.innerWidth ? 1 : 0);
   document.body.appendChild(out);
 });
 </script>"""
@@ -60,7 +61,12 @@ def make_run(folder, *, snapshots=True):
         history=result.history,
         latent_test=latent,
         labels_test=data.y_test,
-        summary={"dataset": "spheres", "epochs": len(result.history), "kl_0.1": 0.25},
+        summary={
+            "dataset": "spheres",
+            "epochs": len(result.history),
+            "best_val_loss": 0.22711359124067576,
+            "kl_0.1": 0.25,
+        },
         snapshots=result.snapshots,
         snapshot_labels=data.y_test[subset],
     )
@@ -98,18 +104,18 @@ def compare_dir(tmp_path_factory, run_dir):
             {
                 "method": method,
                 "seed": 0,
-                "measures": {"kl_0.1": 0.1},
+                "measures": {"kl_0.1": 0.22711359124067576, "continuity": 0.8},
                 "embedding": f"embeddings/{method}_seed0.csv",
             }
         )
     records[1]["run_dir"] = "runs/topoae-seed0"
+    records.append({"method": "pca", "seed": 1, "measures": {"kl_0.1": 0.3}})  # no embedding
     shutil.copytree(run_dir, folder / "runs" / "topoae-seed0")
     settings = {"dataset": "spheres", "dataset_kwargs": {}, "methods": ["pca", "topoae"]}
-    settings["seeds"] = [0]
+    settings.update(seeds=[0, 1], preset="spheres", note="<0.2>")
     (folder / "results.json").write_text(
         json.dumps({"format": 1, "settings": settings, "records": records})
     )
-    (folder / "table.csv").write_text("method,KL_0.1\nPCA,0.1 ± 0.0\nTopoAE,<0.2>\n")
     return folder
 
 
@@ -129,6 +135,17 @@ def assert_self_contained(page):
 
 def browser_image_check(html_path, tmp_path):
     """Load a page in headless Chromium; returns (images, broken, sizes)."""
+    match = _browser_check(html_path, tmp_path)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in match.group(3).split(",") if s]
+    return int(match.group(1)), int(match.group(2)), sizes
+
+
+def browser_page_overflows(html_path, tmp_path, width=1024):
+    """Whether the page is wider than a ``width``-pixel window (a table sticking out)."""
+    return _browser_check(html_path, tmp_path, width).group(4) == "1"
+
+
+def _browser_check(html_path, tmp_path, width=1024):
     if shutil.which(CHROMIUM) is None:
         pytest.fail(
             "chromium is not installed: the report test needs a real browser. Install it "
@@ -148,14 +165,14 @@ def browser_image_check(html_path, tmp_path):
         "--no-first-run",
         f"--user-data-dir={profile}",
         "--virtual-time-budget=10000",
+        f"--window-size={width},900",
         "--dump-dom",
         checked.as_uri(),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    match = re.search(r"IMAGES=(\d+) BROKEN=(\d+) SIZES=([\dx,]*)", result.stdout)
+    match = re.search(r"IMAGES=(\d+) BROKEN=(\d+) SIZES=([\dx,]*) WIDE=(\d)", result.stdout)
     assert match, f"the page did not finish loading in chromium: {result.stderr[-2000:]}"
-    sizes = [tuple(int(v) for v in s.split("x")) for s in match.group(3).split(",") if s]
-    return int(match.group(1)), int(match.group(2)), sizes
+    return match
 
 
 def test_detect_kind(tmp_path, run_dir, compare_dir):
@@ -181,6 +198,10 @@ def test_run_report_renders_in_a_browser(tmp_path, run_dir):
     ):
         assert f"<h2>{title}</h2>" in page
     assert "Notes" not in page  # nothing was left out
+    measures = page.split("<h2>Measures</h2>")[1].split("</section>")[0]
+    assert "<td>TopoAE</td><td>1</td><td>–</td><td>0.25</td>" in measures
+    assert "<td>TopoAE (paper)</td><td>5</td><td>0.085</td><td>0.326</td>" in measures
+    assert "<td>best_val_loss</td><td>0.227</td>" in measures  # 3 digits, not the raw float
     images = images_of(page)
     assert [mime for mime, _ in images] == ["image/png"] * 3 + ["image/gif"]
     assert images[-1][1].n_frames == 3  # 3 snapshots (the hold frames merge into the last)
@@ -201,6 +222,14 @@ def test_browser_check_catches_a_missing_image(tmp_path):
     assert browser_image_check(page, tmp_path) == (2, 1, [(7, 5), (0, 0)])
 
 
+def test_browser_check_catches_a_page_too_wide(tmp_path):
+    page = tmp_path / "wide.html"
+    page.write_text('<!DOCTYPE html><html><body><div style="width:3000px">x</div></body></html>')
+    assert browser_page_overflows(page, tmp_path)
+    page.write_text("<!DOCTYPE html><html><body><p>narrow</p></body></html>")
+    assert not browser_page_overflows(page, tmp_path)
+
+
 def test_compare_report(tmp_path, compare_dir):
     out = build_report(compare_dir, n_subsample=50, dpi=50)
     assert out == compare_dir / "report.html"
@@ -215,6 +244,17 @@ def test_compare_report(tmp_path, compare_dir):
     for _, image in images:
         pixels = np.asarray(image.convert("RGB"), dtype=float)
         assert pixels.std() > 5
+    # The measures table reads like the command line's: one column per measure, mean ± std
+    # over the seeds to 3 digits (PCA: 0.2271… and 0.3), the paper's rows beside ours.
+    measures = page.split("<h2>Measures</h2>")[1].split("</section>")[0]
+    assert "<th>KL_0.1</th>" in measures and "<th>ℓ-Cont</th>" in measures
+    assert "_mean" not in measures and "0.22711359124067576" not in page
+    assert "<td>PCA</td><td>2</td><td>–</td><td>0.264 ± 0.052</td>" in measures
+    assert "<td>TopoAE</td><td>1</td><td>–</td><td>0.227</td>" in measures
+    assert "<td>PCA (paper)</td><td>5</td><td>0.332</td><td>0.651</td>" in measures
+    assert "TopoAE (paper)" in measures
+    # ... and fits the page: a narrow window scrolls the table, not the page.
+    assert not browser_page_overflows(out, tmp_path, width=700)
 
 
 def test_report_leaves_out_missing_parts(tmp_path, run_dir):

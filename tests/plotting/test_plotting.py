@@ -115,6 +115,21 @@ def test_plot_embeddings_bad_suffix(tmp_path, clusters):
     assert not list(tmp_path.iterdir())
 
 
+def test_plotting_imports_no_computing_layer():
+    # Arrays in, pictures out: no module of topoae.plotting imports metrics, core or runs.
+    import ast
+    from pathlib import Path
+
+    import topoae.plotting
+
+    for path in Path(topoae.plotting.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module.startswith(("topoae.plotting", "topoae._io")) or not (
+                    node.module.startswith("topoae")
+                ), (path.name, node.module)
+
+
 def test_matplotlib_is_imported_only_when_drawing(monkeypatch):
     import importlib
     import sys
@@ -145,61 +160,23 @@ def circle(n, seed=0, noise=0.0):
     ).normal(size=(n, 2))
 
 
-def test_compare_persistence_isometric_copy_has_distance_zero():
-    from topoae.plotting.diagrams import compare_persistence
-
-    X = np.column_stack([circle(60), np.zeros(60)])  # a circle in a plane of R^3
-    theta = 0.7
-    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    Z = 3.0 * X[:, :2] @ rotation  # rotated and scaled: the same after normalising
-    result = compare_persistence(X, Z, n_subsample=None)
-    assert result.n_points == 60
-    assert len(result.diagrams_x[1]) >= 1  # the circle's loop
-    for key, value in result.distances.items():
-        assert value == pytest.approx(0.0, abs=1e-9), key
-
-
-def test_compare_persistence_loop_lost_in_a_line():
-    from topoae.plotting.diagrams import compare_persistence
-
-    X = circle(80)
-    Z = np.column_stack([np.arctan2(X[:, 1], X[:, 0]), np.zeros(80)])  # the circle cut open
-    result = compare_persistence(X, Z, n_subsample=50, random_state=3)
-    assert result.n_points == 50
-    assert len(result.diagrams_z[1]) == 0
-    # The bottleneck distance in H1 is half the persistence of the circle's loop (it is
-    # matched to the diagonal), computed here by hand.
-    loop = result.diagrams_x[1][np.argmax(np.diff(result.diagrams_x[1], axis=1))]
-    assert result.distances["bottleneck_h1"] == pytest.approx((loop[1] - loop[0]) / 2)
-    assert result.distances["bottleneck_h1"] > 0.2
-
-
 def test_plot_persistence_png(tmp_path):
+    from topoae.metrics.diagrams import compare_persistence
     from topoae.plotting.diagrams import plot_persistence
 
     X = np.column_stack([circle(50, noise=0.05), np.zeros(50)])
     Z = X[:, :2] * [1.0, 0.2]
-    fig = plot_persistence(X, Z, tmp_path / "dgm.png", n_subsample=40, dpi=40, title="t")
-    assert_not_blank(tmp_path / "dgm.png", tuple(int(v * 40) for v in fig.get_size_inches()))
+    c = compare_persistence(X, Z, n_subsample=40)
+    path = tmp_path / "dgm.png"
+    fig = plot_persistence(c.diagrams_x, c.diagrams_z, c.distances, path, dpi=40, title="t")
+    assert_not_blank(path, tuple(int(v * 40) for v in fig.get_size_inches()))
     text = fig._suptitle.get_text()
     assert "bottleneck" in text and "Wasserstein" in text and "40 points" in text
+    assert f"H1 {c.distances['bottleneck_h1']:.3g}" in text  # the distances it was given
     assert len(fig.axes) == 4
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"Z": np.zeros((5, 2))}, "shape"),
-        ({"max_dimension": 3}, "max_dimension"),
-        ({"n_subsample": 2}, "n_subsample"),
-    ],
-)
-def test_compare_persistence_bad_input(kwargs, message):
-    from topoae.plotting.diagrams import compare_persistence
-
-    args = {"X": circle(10), "Z": circle(10), **kwargs}
-    with pytest.raises(ValueError, match=message):
-        compare_persistence(**args)
+    # Pictures only: each panel shows the classes it was handed, as many as given.
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == [f"H0 ({len(c.diagrams_x[0])})", f"H1 ({len(c.diagrams_x[1])})"]
 
 
 # --------------------------------------------------------------------------- animation
@@ -261,6 +238,20 @@ def test_snapshots_validation():
     assert planar[..., 0].std() > planar[..., 1].std()
 
 
+def test_snapshots_thinned_keeps_first_and_last_evenly():
+    from topoae.plotting.animation import Snapshots
+
+    latent = np.arange(10)[:, None, None] * np.ones((10, 4, 2))
+    run = Snapshots("x", latent, epoch=np.arange(10), step=10 * np.arange(10))
+    thin = run.thinned(4)
+    assert thin.epoch.tolist() == [0, 3, 6, 9]  # linspace(0, 9, 4) rounded
+    assert thin.step.tolist() == [0, 30, 60, 90]
+    assert thin.latent[:, 0, 0].tolist() == [0, 3, 6, 9]
+    assert run.thinned(10) is run
+    with pytest.raises(ValueError, match=">= 2"):
+        run.thinned(1)
+
+
 def test_animation_formats(tmp_path, monkeypatch):
     import shutil
 
@@ -290,10 +281,14 @@ def test_rips_simplices_of_a_square():
 
 
 def test_animate_filtration_gif(tmp_path):
+    from topoae.metrics.diagrams import persistence_diagrams
     from topoae.plotting.filtration import animate_filtration, noisy_circle
 
     points = noisy_circle(12, noise=0.05, seed=1)
-    path = animate_filtration(points, tmp_path / "f.gif", n_frames=4, dpi=40, panel_size=2.0)
+    diagrams = persistence_diagrams(points, 1)
+    path = animate_filtration(
+        points, tmp_path / "f.gif", diagrams=diagrams, n_frames=4, dpi=40, panel_size=2.0
+    )
     size, frames = gif_frames(path)
     assert len(frames) == 4
     assert size == (172, 94)  # (2 x 2.0 + 0.3 in, 2.0 + 0.35 in) x 40 dpi
@@ -320,35 +315,28 @@ def test_read_points_csv(tmp_path):
 def test_animate_filtration_bad_input(tmp_path):
     from topoae.plotting.filtration import animate_filtration
 
+    empty = [np.zeros((0, 2)), np.zeros((0, 2))]
     with pytest.raises(ValueError, match="too many"):
-        animate_filtration(np.zeros((500, 2)), tmp_path / "f.gif")
+        animate_filtration(np.zeros((500, 2)), tmp_path / "f.gif", diagrams=empty)
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
-        animate_filtration(np.zeros((5, 3)), tmp_path / "f.gif")
-
-
-def test_compare_persistence_matches_metrics_diagram_distances():
-    from topoae.metrics import diagram_distances
-    from topoae.plotting.diagrams import compare_persistence
-
-    rng = np.random.RandomState(1)
-    X = np.column_stack([circle(70, noise=0.1), rng.normal(size=(70, 3)) * 0.2])
-    Z = X[:, :2] + rng.normal(size=(70, 2)) * 0.2
-    ours = compare_persistence(X, Z, n_subsample=45, random_state=7).distances
-    theirs = diagram_distances(X, Z, n_subsample=45, random_state=7)
-    assert ours.keys() == theirs.keys()
-    for key in ours:
-        assert ours[key] == pytest.approx(theirs[key], rel=1e-9, abs=1e-12), key
+        animate_filtration(np.zeros((5, 3)), tmp_path / "f.gif", diagrams=empty)
+    with pytest.raises(ValueError, match="1 to 3 dimensions"):
+        animate_filtration(np.eye(3, 2), tmp_path / "f.gif", diagrams=[])
 
 
 def test_plot_diagram_panels(tmp_path):
-    from topoae.plotting.diagrams import compare_persistence, plot_diagram_panels
+    from topoae.metrics.diagrams import compare_persistence, compare_persistence_each
+    from topoae.plotting.diagrams import plot_diagram_panels
 
     X = np.column_stack([circle(40, noise=0.05), np.zeros(40)])
     Z = {"same": X[:, :2] * 2, "line": np.column_stack([X[:, 0], np.zeros(40)])}
-    fig = plot_diagram_panels(X, Z, tmp_path / "p.png", n_subsample=30, dpi=40)
+    each = compare_persistence_each(X, Z, n_subsample=30)
+    panels = {name: (c.diagrams_z, c.distances) for name, c in each.items()}
+    fig = plot_diagram_panels(each["same"].diagrams_x, panels, tmp_path / "p.png", dpi=40)
     assert_not_blank(tmp_path / "p.png")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles[0] == "data"
+    assert "30 points" in fig._suptitle.get_text()  # n - 1 finite H0 classes: 30 points
     # Each method's title carries its distances, equal to compare_persistence's.
     expected = compare_persistence(X, Z["line"], n_subsample=30).distances["bottleneck_h1"]
     assert f"H1 {expected:.3g}" in titles[2]

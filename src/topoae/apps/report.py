@@ -10,23 +10,23 @@ A train run folder (see :mod:`topoae.runs`) gives: configuration, measures
 diagrams of the test data and its embedding (the data set is reloaded by name), and
 the training animation when ``snapshots.npz`` exists.
 
-A compare folder (see :mod:`topoae.apps.compare`) gives: settings, the measures table,
-the embeddings figure, loss curves and training animations of its autoencoder runs
-(``runs/<method>-seed<seed>/``), and diagrams of every method's embedding.
+A compare folder (see :mod:`topoae.apps.compare`, read with its ``load_results``) gives:
+settings, the measures table, the embeddings figure, loss curves and training animations
+of its autoencoder runs (``runs/<method>-seed<seed>/``), and diagrams of every method's
+embedding.
+
+Measures tables read like the command line's (:mod:`topoae.apps.compare.tables`): one
+column per measure, ``mean ± std`` to 3 significant digits, the paper's rows beside ours.
+The page pieces (tables, images, styles) are in :mod:`topoae.apps.page`.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import html
-import io
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,19 @@ import numpy as np
 
 from topoae import __version__
 from topoae._io import atomic_write_text
+from topoae.apps.compare.tables import format_number, table_rows
+from topoae.apps.page import (
+    Section,
+    esc,
+    figure_html,
+    flatten,
+    image,
+    measures_table,
+    note,
+    render_page,
+    table,
+)
+from topoae.paper import COLUMNS, METHODS
 
 __all__ = ["Section", "build_report", "detect_kind", "render_page"]
 
@@ -42,14 +55,6 @@ logger = logging.getLogger(__name__)
 
 #: Data sets whose class 10 is the enclosing sphere, drawn muted.
 _MUTED = {"spheres": 10}
-
-
-@dataclass
-class Section:
-    """One part of the page: a heading and its HTML body (already escaped)."""
-
-    title: str
-    body: str
 
 
 def detect_kind(path: str | os.PathLike) -> str:
@@ -76,103 +81,6 @@ def detect_kind(path: str | os.PathLike) -> str:
     )
 
 
-# --------------------------------------------------------------------------- html pieces
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_format(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_esc(_format(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _flatten(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows = []
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            rows += _flatten(value, f"{name}.")
-        else:
-            rows.append((name, value))
-    return rows
-
-
-def _image(data: bytes, mime: str, alt: str) -> str:
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<img src="data:{mime};base64,{encoded}" alt="{_esc(alt)}">'
-
-
-def _figure_html(fig: Any, alt: str, dpi: float) -> str:
-    from topoae.plotting.style import render_figure
-
-    return _image(render_figure(fig, "png", dpi=dpi), "image/png", alt)
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
-.meta { color: #666; font-size: 0.9em; }
-.note { color: #8a6d3b; font-size: 0.9em; }
-table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
-th { background: #f4f4f4; }
-td { font-variant-numeric: tabular-nums; }
-img { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
-nav a { margin-right: 1em; }
-"""
-
-
-def render_page(title: str, sections: Sequence[Section], meta: str = "") -> str:
-    """The whole HTML document: title, a table of contents, and the sections."""
-    anchors = [f"s{i}" for i in range(len(sections))]
-    nav = " ".join(
-        f'<a href="#{a}">{_esc(s.title)}</a>' for a, s in zip(anchors, sections, strict=True)
-    )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{_esc(title)}</h1>",
-        f'<p class="meta">{_esc(meta)}</p>' if meta else "",
-        f"<nav>{nav}</nav>",
-    ]
-    for anchor, section in zip(anchors, sections, strict=True):
-        parts.append(f'<section id="{anchor}"><h2>{_esc(section.title)}</h2>')
-        parts.append(section.body)
-        parts.append("</section>")
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(p for p in parts if p)
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -192,7 +100,7 @@ def _read_embedding(folder: Path) -> tuple[np.ndarray, np.ndarray | None] | None
         with np.load(folder / "embedding_test.npz") as data:
             return data["latent"], (data["labels"] if "labels" in data else None)
     if (folder / "embedding_test.csv").exists():
-        from topoae.apps.compare import read_embedding_csv
+        from topoae.runs.folder import read_embedding_csv
 
         return read_embedding_csv(folder / "embedding_test.csv")
     return None
@@ -235,29 +143,17 @@ def _section(
 
 
 def _gif_html(runs: list[Any], alt: str, *, muted_label: Any, max_frames: int) -> str:
-    from topoae.plotting.animation import Snapshots, animate_snapshots
+    from topoae.plotting.animation import animate_snapshots
 
-    trimmed = []
-    for run in runs:
-        count = run.latent.shape[0]
-        keep = np.unique(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int))
-        trimmed.append(
-            Snapshots(
-                run.title,
-                run.latent[keep],
-                run.epoch[keep],
-                None if run.step is None else run.step[keep],
-                run.labels,
-            )
-        )
+    trimmed = [run.thinned(max_frames) for run in runs]
     with tempfile.TemporaryDirectory() as tmp:
         path = animate_snapshots(
             trimmed, Path(tmp) / "animation.gif", muted_label=muted_label, fps=6, hold_last=6
         )
         data = path.read_bytes()
     frames = max(r.latent.shape[0] for r in trimmed)
-    note = f"<p>{frames} snapshots of a fixed test subset; axes fixed per panel.</p>"
-    return note + _image(data, "image/gif", alt)
+    caption = f"<p>{frames} snapshots of a fixed test subset; axes fixed per panel.</p>"
+    return caption + image(data, "image/gif", alt)
 
 
 # --------------------------------------------------------------------------- run folder
@@ -293,12 +189,12 @@ def _run_sections(
     def configuration() -> str | None:
         if not config:
             return None
-        return _table(["setting", "value"], _flatten(config))
+        return table(["setting", "value"], flatten(config))
 
     def measures() -> str | None:
         if not isinstance(summary, dict):
             return None
-        return _table(["measure", "value"], _flatten(summary))
+        return _run_measures(summary, model, dataset)
 
     def embedding_figure() -> str | None:
         if embedding is None:
@@ -311,14 +207,14 @@ def _run_sections(
             axis_labels=("latent 1", "latent 2"),
             panel_size=3.2,
         )
-        text = f"<p>Test split, {len(planar)} points, coloured by class. {_esc(note)}</p>"
-        return text + _figure_html(fig, "test embedding", dpi)
+        text = f"<p>Test split, {len(planar)} points, coloured by class. {esc(note)}</p>"
+        return text + figure_html(fig, "test embedding", dpi)
 
     def curves() -> str | None:
         if not history:
             return None
         fig = plot_history({model: history})
-        return _figure_html(fig, "loss curves", dpi)
+        return figure_html(fig, "loss curves", dpi)
 
     def persistence() -> str | None:
         if not diagrams or embedding is None:
@@ -330,19 +226,24 @@ def _run_sections(
                 f"the reloaded {dataset} test split has {len(X)} points, the embedding "
                 f"{len(latent)}"
             )
+        from topoae.metrics.diagrams import compare_persistence
+
+        c = compare_persistence(X, latent, n_subsample=n_subsample, random_state=random_state)
         fig = plot_persistence(
-            X,
-            latent,
-            n_subsample=n_subsample,
-            random_state=random_state,
+            c.diagrams_x,
+            c.diagrams_z,
+            c.distances,
+            n_points=c.n_points,
+            seed=random_state,
+            normalized=c.normalized,
             names=(dataset, model),
         )
-        return _figure_html(fig, "persistence diagrams", dpi)
+        return figure_html(fig, "persistence diagrams", dpi)
 
     def training_animation() -> str | None:
         if not animation or not (folder / "snapshots.npz").exists():
             return None
-        from topoae.plotting.animation import snapshots_from_run
+        from topoae.runs.snapshots import snapshots_from_run
 
         run = snapshots_from_run(folder, title=f"{model} (seed {seed})")
         return _gif_html([run], "training animation", muted_label=muted, max_frames=max_frames)
@@ -356,14 +257,61 @@ def _run_sections(
     return title, sections, notes
 
 
+def _run_measures(summary: dict[str, Any], model: str, dataset: str) -> str:
+    """The run's measures as one row of the comparison's table (beside the paper's row),
+    then its other facts (epochs, losses, seconds) to 3 significant digits."""
+    measured = {
+        key: (float(summary[key]), 0.0, 1)
+        for key, _ in COLUMNS
+        if isinstance(summary.get(key), int | float) and not isinstance(summary[key], bool)
+    }
+    parts = []
+    if measured:
+        headers, rows = table_rows({model: measured}, [model], dataset)
+        parts.append(measures_table(headers, rows, seeds=False))
+    facts = [
+        (key, format_number(value) if isinstance(value, float) else value)
+        for key, value in flatten(summary)
+        if key not in measured
+    ]
+    if facts:
+        parts.append(table(["", "value"], facts))
+    return "".join(parts)
+
+
 # --------------------------------------------------------------------------- compare folder
 
 
-def _csv_table(path: Path) -> str:
-    rows = list(csv.reader(io.StringIO(path.read_text())))
-    if not rows:
-        raise ValueError(f"{path.name} is empty")
-    return _table(rows[0], rows[1:])
+def _load_comparison(folder: Path, notes: list[str]) -> Any:
+    """The folder's results (:func:`topoae.apps.compare.load_results`), or None with a note."""
+    from topoae.apps.compare import load_results
+    from topoae.errors import DataFileError
+
+    if not (folder / "results.json").exists():
+        return None
+    try:
+        return load_results(folder)
+    except DataFileError as error:
+        logger.warning("report: %s", error)
+        notes.append(f"results.json not used: {error}")
+        return None
+
+
+def _first_seed_embeddings(
+    folder: Path, comparison: Any, first_seed: int | None
+) -> tuple[dict[str, Path], int | None]:
+    """Method -> embedding CSV of the first seed (from the records, else the file names)."""
+    files: dict[str, Path] = {}
+    for record in comparison.records if comparison is not None else []:
+        if record["seed"] == first_seed and "embedding" in record:
+            files[record["method"]] = folder / record["embedding"]
+    if not files and (folder / "embeddings").is_dir():
+        for path in sorted((folder / "embeddings").glob("*_seed*.csv")):
+            method, _, seed_text = path.stem.rpartition("_seed")
+            if first_seed is None or seed_text == str(first_seed):
+                files.setdefault(method, path)
+                first_seed = int(seed_text) if seed_text.isdigit() else first_seed
+    return {m: p for m, p in files.items() if p.exists()}, first_seed
 
 
 def _compare_sections(
@@ -377,34 +325,19 @@ def _compare_sections(
     max_frames: int,
     data_kwargs: dict[str, Any],
 ) -> tuple[str, list[Section], list[str]]:
-    from topoae.apps.compare import METHODS, read_embedding_csv
     from topoae.plotting import plot_embeddings
     from topoae.plotting.curves import plot_history
+    from topoae.runs.folder import read_embedding_csv
 
-    results = _read_json(folder / "results.json")
-    results = results if isinstance(results, dict) else {}
-    settings = results.get("settings", {}) if isinstance(results.get("settings"), dict) else {}
-    records = [r for r in results.get("records", []) if isinstance(r, dict)]
-    dataset = str(settings.get("dataset", "?"))
-    muted = _MUTED.get(dataset)
-    seeds = settings.get("seeds") or sorted({r.get("seed") for r in records} - {None})
-    first_seed = seeds[0] if seeds else None
-    title = f"topoae report: comparison on {dataset}"
     sections: list[Section] = []
     notes: list[str] = []
-
-    # Embeddings of the first seed, in the comparison's method order.
-    files: dict[str, Path] = {}
-    for record in records:
-        if record.get("seed") == first_seed and "embedding" in record:
-            files[str(record["method"])] = folder / str(record["embedding"])
-    if not files and (folder / "embeddings").is_dir():
-        for path in sorted((folder / "embeddings").glob("*_seed*.csv")):
-            method, _, seed_text = path.stem.rpartition("_seed")
-            if first_seed is None or seed_text == str(first_seed):
-                files.setdefault(method, path)
-                first_seed = int(seed_text) if seed_text.isdigit() else first_seed
-    files = {m: p for m, p in files.items() if p.exists()}
+    comparison = _load_comparison(folder, notes)
+    settings = comparison.settings if comparison is not None else {}
+    dataset = str(settings.get("dataset", "?"))
+    muted = _MUTED.get(dataset)
+    seeds = settings.get("seeds") or []
+    files, first_seed = _first_seed_embeddings(folder, comparison, seeds[0] if seeds else None)
+    title = f"topoae report: comparison on {dataset}"
     runs_dir = folder / "runs"
     run_folders = sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
     if first_seed is not None:
@@ -413,36 +346,20 @@ def _compare_sections(
     def settings_table() -> str | None:
         if not settings:
             return None
-        rows = _flatten(settings)
-        if "wall_seconds" in results:
-            rows.append(("wall_seconds", results["wall_seconds"]))
-        return _table(["setting", "value"], rows)
+        rows = flatten(settings)
+        rows.append(("wall_seconds", format_number(comparison.wall_seconds)))
+        return table(["setting", "value"], rows)
 
     def measures() -> str | None:
-        if (folder / "table.csv").exists():
-            return _csv_table(folder / "table.csv")
+        if comparison is not None and comparison.records:
+            return measures_table(*comparison.table())
         if (folder / "table.md").exists():
-            return f"<pre>{_esc((folder / 'table.md').read_text())}</pre>"
-        summary = results.get("summary")
-        if not isinstance(summary, dict) or not summary:
-            return None
-        keys = list(dict.fromkeys(k for values in summary.values() for k in values))
-        rows = [
-            [METHODS.get(m, m)]
-            + [
-                f"{v[k]['mean']:.4g} ± {v[k]['std']:.2g}"
-                if isinstance(v.get(k), dict) and v[k].get("mean") is not None
-                else ""
-                for k in keys
-            ]
-            for m, v in summary.items()
-            if isinstance(v, dict) and v
-        ]
-        return _table(["method", *keys], rows)
+            return f"<pre>{esc((folder / 'table.md').read_text())}</pre>"
+        return None
 
     def embeddings() -> str | None:
         if (folder / "figure.png").exists():
-            return _image((folder / "figure.png").read_bytes(), "image/png", "embeddings")
+            return image((folder / "figure.png").read_bytes(), "image/png", "embeddings")
         if not files:
             return None
         panels = {}
@@ -452,7 +369,7 @@ def _compare_sections(
         fig = plot_embeddings(
             panels, muted_label=muted, title=f"{dataset}: test embeddings (seed {first_seed})"
         )
-        return _figure_html(fig, "embeddings", dpi)
+        return figure_html(fig, "embeddings", dpi)
 
     def curves() -> str | None:
         histories = {}
@@ -462,33 +379,20 @@ def _compare_sections(
                 histories[run.name] = history
         if not histories:
             return None
-        return _figure_html(plot_history(histories), "loss curves", dpi)
+        return figure_html(plot_history(histories), "loss curves", dpi)
 
     def persistence() -> str | None:
         if not diagrams or not files:
             return None
-        from topoae.plotting.diagrams import plot_diagram_panels
-
         kwargs = {**(settings.get("dataset_kwargs") or {}), **data_kwargs}
         X = _test_data(dataset, int(first_seed or 0), kwargs)
-        panels = {}
-        for method, path in files.items():
-            latent, _ = read_embedding_csv(path)
-            if len(latent) != len(X):
-                raise ValueError(
-                    f"the reloaded {dataset} test split has {len(X)} points, the "
-                    f"{method} embedding {len(latent)}"
-                )
-            panels[METHODS.get(method, method)] = latent
-        fig = plot_diagram_panels(
-            X, panels, n_subsample=n_subsample, random_state=random_state, data_name=dataset
-        )
-        return _figure_html(fig, "persistence diagrams", dpi)
+        latents = {METHODS.get(m, m): read_embedding_csv(p)[0] for m, p in files.items()}
+        return _diagram_panels_html(X, latents, dataset, n_subsample, random_state, dpi)
 
     def training_animation() -> str | None:
         if not animation:
             return None
-        from topoae.plotting.animation import snapshots_from_run
+        from topoae.runs.snapshots import snapshots_from_run
 
         runs = [
             snapshots_from_run(run, title=run.name)
@@ -506,6 +410,37 @@ def _compare_sections(
     _section(sections, "Persistence diagrams", persistence, notes)
     _section(sections, "Training animations", training_animation, notes)
     return title, sections, notes
+
+
+def _diagram_panels_html(
+    X: np.ndarray,
+    latents: dict[str, np.ndarray],
+    dataset: str,
+    n_subsample: int | None,
+    random_state: int,
+    dpi: float,
+) -> str:
+    """Diagrams of the test data beside each method's, computed then drawn."""
+    from topoae.metrics.diagrams import compare_persistence_each
+    from topoae.plotting.diagrams import plot_diagram_panels
+
+    for name, latent in latents.items():
+        if len(latent) != len(X):
+            raise ValueError(
+                f"the reloaded {dataset} test split has {len(X)} points, the "
+                f"{name} embedding {len(latent)}"
+            )
+    each = compare_persistence_each(X, latents, n_subsample=n_subsample, random_state=random_state)
+    first = next(iter(each.values()))
+    fig = plot_diagram_panels(
+        first.diagrams_x,
+        {name: (c.diagrams_z, c.distances) for name, c in each.items()},
+        n_points=first.n_points,
+        seed=random_state,
+        normalized=first.normalized,
+        data_name=dataset,
+    )
+    return figure_html(fig, "persistence diagrams", dpi)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -567,7 +502,7 @@ def build_report(
         data_kwargs={} if data_dir is None else {"data_dir": data_dir},
     )
     if notes:
-        sections.append(Section("Notes", "".join(_note(n) for n in notes)))
+        sections.append(Section("Notes", "".join(note(n) for n in notes)))
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kind_text = "train run" if kind == "run" else "comparison"
     meta = f"{kind_text} folder {folder.resolve().name} · topoae {__version__} · {stamp}"

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from topoae import datasets
+from topoae._text import format_table  # noqa: F401  (the subcommands print with it)
 
 
 def positive_int(text: str) -> int:
@@ -169,15 +170,3 @@ def say(args: argparse.Namespace, message: str) -> None:
     """Progress text to stderr unless ``--quiet``."""
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr, flush=True)
-
-
-def format_table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table (pastes into issues, READMEs and terminals alike)."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in cells
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_float, positive_int, say
 
@@ -40,12 +38,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from topoae.plotting.animation import (
-        Snapshots,
-        animate_snapshots,
-        check_animation_path,
-        snapshots_from_run,
-    )
+    from topoae.plotting.animation import animate_snapshots, check_animation_path
+    from topoae.runs.snapshots import snapshots_from_run
 
     check_animation_path(args.out)
     if args.titles is not None and len(args.titles) != len(args.runs):
@@ -59,16 +53,8 @@ def run(args: argparse.Namespace) -> int:
     for i, folder in enumerate(args.runs):
         title = args.titles[i] if args.titles else None
         snapshots = snapshots_from_run(folder, title)
-        if args.max_frames is not None and snapshots.latent.shape[0] > args.max_frames:
-            count = snapshots.latent.shape[0]
-            keep = np.unique(np.linspace(0, count - 1, args.max_frames).round().astype(int))
-            snapshots = Snapshots(
-                snapshots.title,
-                snapshots.latent[keep],
-                snapshots.epoch[keep],
-                None if snapshots.step is None else snapshots.step[keep],
-                snapshots.labels,
-            )
+        if args.max_frames is not None:
+            snapshots = snapshots.thinned(args.max_frames)
         runs.append(snapshots)
         muted = _muted_label(folder) if muted is None else muted
     say(args, f"rendering {max(r.latent.shape[0] for r in runs)} frames to {args.out}")

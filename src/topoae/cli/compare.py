@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from topoae.apps.compare import DEFAULT_METHODS, METHODS, PROTOCOLS, compare, paper_seeds
+from topoae.apps.compare import PROTOCOLS, compare, paper_seeds
 from topoae.cli import CLIError
 from topoae.cli._common import (
     add_dataset_arguments,
@@ -15,6 +15,7 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
+from topoae.paper import DEFAULT_METHODS, METHODS
 
 
 def _method_list(text: str) -> list[str]:

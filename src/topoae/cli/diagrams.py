@@ -33,8 +33,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from topoae import datasets
-    from topoae.plotting.diagrams import compare_persistence, plot_persistence
-    from topoae.runs import load_run
+    from topoae.metrics.diagrams import compare_persistence
+    from topoae.plotting.diagrams import plot_persistence
+    from topoae.runs.folder import load_run
 
     record = load_run(args.run_dir)
     name = record.config.get("dataset")
@@ -57,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
     )
     model = record.config.get("model", "embedding")
     plot_persistence(
-        None,
-        None,
+        comparison.diagrams_x,
+        comparison.diagrams_z,
+        comparison.distances,
         args.out,
-        comparison=comparison,
-        random_state=args.seed,
+        n_points=comparison.n_points,
+        seed=args.seed,
+        normalized=comparison.normalized,
         names=(str(name), str(model)),
         title=f"{model} on {name} (seed {seed})",
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from topoae.apps.compare import COLUMNS, read_embedding_csv
 from topoae.cli import CLIError
 from topoae.cli._common import add_dataset_arguments, format_table, load_dataset, say
+from topoae.paper import COLUMNS
+from topoae.runs.folder import read_embedding_csv
 
 
 def add_parser(subparsers) -> None:

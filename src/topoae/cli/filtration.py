@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from topoae.core.topology import persistence_diagrams
+    from topoae.metrics.diagrams import persistence_diagrams
     from topoae.plotting.animation import check_animation_path
     from topoae.plotting.filtration import (
         MAX_POINTS,
@@ -68,17 +68,18 @@ def run(args: argparse.Namespace) -> int:
             f"{len(points)} points are too many to draw (at most {MAX_POINTS}); "
             f"pass --subsample {MAX_POINTS // 2} or fewer."
         )
+    diagrams = persistence_diagrams(points, max_dimension=1)
     say(args, f"rendering {args.frames} frames of {source} to {args.out}")
     animate_filtration(
         points,
         args.out,
+        diagrams=diagrams,
         n_frames=args.frames,
         max_scale=args.max_scale,
         fps=args.fps,
         dpi=args.dpi,
         hold_last=args.hold,
     )
-    diagrams = persistence_diagrams(points, max_dimension=1)
     rows = []
     for dim, dgm in enumerate(diagrams):
         longest = float((dgm[:, 1] - dgm[:, 0]).max()) if len(dgm) else 0.0

@@ -4,8 +4,8 @@ Dimension 0 is all the topological loss needs, and it needs no homology engine:
 the 0-dimensional persistence pairs of the Vietoris–Rips filtration of a
 distance matrix are exactly the edges of its minimum spanning tree (each edge
 kills one connected component, at the edge's length). They are computed here by
-a compiled O(n²) Prim. Higher dimensions (cycles, voids) are delegated to ripser
-or gudhi, optional dependencies used for diagrams and diagram distances only.
+a compiled O(n²) Prim. Persistence diagrams of every dimension (for pictures and
+diagram distances) are computed in :mod:`topoae.metrics.diagrams`.
 
 Ties are broken by the total order of METHOD.md §2: edges compare by
 ``(A[i, j], i, j)`` with ``i < j``. Under it the spanning tree is unique and equals
@@ -21,7 +21,6 @@ from numba import njit
 __all__ = [
     "check_distance_matrix",
     "h0_deaths",
-    "persistence_diagrams",
     "persistence_pairs",
 ]
 
@@ -274,62 +273,3 @@ def h0_deaths(distances) -> np.ndarray:
     array, _ = _to_numpy(distances)
     pairs = persistence_pairs(array)
     return np.asarray(array, dtype=np.float64)[pairs[:, 0], pairs[:, 1]]
-
-
-def persistence_diagrams(
-    points: np.ndarray, max_dimension: int = 1, *, metric: str = "euclidean"
-) -> list[np.ndarray]:
-    """Vietoris–Rips persistence diagrams of a point cloud up to ``max_dimension``.
-
-    Dimension 0 comes from :func:`persistence_pairs` (exact, no engine needed);
-    higher dimensions from ripser (the ``tda`` extra), else gudhi.
-
-    Parameters
-    ----------
-    points : ndarray of shape (n, d)
-        Points, or a distance matrix of shape (n, n) with ``metric="precomputed"``.
-    max_dimension : int
-        Highest homology dimension.
-    metric : {"euclidean", "precomputed"}
-
-    Returns
-    -------
-    list of ndarray of shape (k, 2)
-        ``(birth, death)`` per dimension; the infinite H0 class is left out.
-    """
-    from scipy.spatial.distance import cdist
-
-    points = np.asarray(points, dtype=np.float64)
-    if metric == "precomputed":
-        dist = points
-    elif metric == "euclidean":
-        if points.ndim != 2:
-            raise ValueError(f"Expected points of shape (n, d), got shape {points.shape}.")
-        dist = cdist(points, points)
-    else:
-        raise ValueError(f"metric must be 'euclidean' or 'precomputed', got {metric!r}.")
-    deaths = h0_deaths(dist)
-    diagrams = [np.column_stack([np.zeros_like(deaths), deaths])]
-    if max_dimension < 1:
-        return diagrams
-    try:
-        from ripser import ripser
-    except ImportError:
-        ripser = None
-    if ripser is not None:
-        result = ripser(dist, maxdim=max_dimension, distance_matrix=True)["dgms"]
-        return diagrams + [np.asarray(d, dtype=np.float64) for d in result[1:]]
-    try:
-        import gudhi
-    except ImportError as error:
-        raise ImportError(
-            "Diagrams above dimension 0 need ripser or gudhi: pip install 'topoae[tda]'."
-        ) from error
-    complex_ = gudhi.RipsComplex(distance_matrix=dist).create_simplex_tree(
-        max_dimension=max_dimension + 1
-    )
-    complex_.compute_persistence()
-    for dim in range(1, max_dimension + 1):
-        pairs = complex_.persistence_intervals_in_dimension(dim)
-        diagrams.append(np.asarray(pairs, dtype=np.float64).reshape(-1, 2))
-    return diagrams

@@ -1,4 +1,8 @@
-"""Training animations: latent codes of a fixed subset, snapshot by snapshot, side by side."""
+"""Training animations: latent codes of a fixed subset, snapshot by snapshot, side by side.
+
+Arrays in, files out: a run folder's ``snapshots.npz`` is read by
+:func:`topoae.runs.snapshots.snapshots_from_run`.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from topoae.plotting.style import (
     style_context,
 )
 
-__all__ = ["Snapshots", "animate_snapshots", "snapshots_from_run", "write_animation"]
+__all__ = ["Snapshots", "animate_snapshots", "check_animation_path", "write_animation"]
 
 
 @dataclass
@@ -83,6 +87,17 @@ class Snapshots:
                     f"got {self.labels.shape}."
                 )
 
+    def thinned(self, max_frames: int) -> Snapshots:
+        """At most ``max_frames`` (>= 2) snapshots, evenly spaced, the first and last kept."""
+        if max_frames < 2:
+            raise ValueError(f"max_frames must be >= 2, got {max_frames}.")
+        count = self.latent.shape[0]
+        if count <= max_frames:
+            return self
+        keep = np.unique(np.linspace(0, count - 1, max_frames).round().astype(int))
+        step = None if self.step is None else self.step[keep]
+        return Snapshots(self.title, self.latent[keep], self.epoch[keep], step, self.labels)
+
     def planar(self) -> np.ndarray:
         """Codes as (S, s, 2): unchanged for k = 2, else projected on shared principal axes."""
         if self.latent.shape[2] == 2:
@@ -91,24 +106,6 @@ class Snapshots:
         centred = flat - flat.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         return (centred @ vt[:2].T).reshape(*self.latent.shape[:2], 2)
-
-
-def snapshots_from_run(path: str | os.PathLike, title: str | None = None) -> Snapshots:
-    """Read ``snapshots.npz`` of a ``topoae train --snapshot-every N`` run folder."""
-    from topoae.runs import load_run
-
-    run = load_run(path)
-    if run.snapshots is None:
-        raise ValueError(
-            f"{path} has no snapshots.npz; train it with `topoae train --snapshot-every N` "
-            "to record the latent codes during training."
-        )
-    if title is None:
-        model = run.config.get("model", "run")
-        seed = run.config.get("train", {}).get("seed")
-        title = f"{model} (seed {seed})" if seed is not None else str(model)
-    s = run.snapshots
-    return Snapshots(title, s["latent"], s["epoch"], s.get("step"), s.get("labels"))
 
 
 def _square_limits(points: np.ndarray, margin: float = 0.05) -> tuple[tuple, tuple]:

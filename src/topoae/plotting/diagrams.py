@@ -1,150 +1,42 @@
-"""Persistence diagrams and barcodes of data and embedding, with their distances."""
+"""Persistence diagrams and barcodes of data and embedding, with their distances.
+
+Pictures only: the diagrams and distances are computed by :mod:`topoae.metrics.diagrams`
+(``compare_persistence``, ``compare_persistence_each``) and handed in as arrays.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from topoae.plotting.style import PANEL_SIZE, new_figure, save_figure, style_context
 
-__all__ = [
-    "PersistenceComparison",
-    "compare_persistence",
-    "diagram_distances",
-    "draw_barcode",
-    "draw_diagram",
-    "plot_diagram_panels",
-    "plot_persistence",
-]
+__all__ = ["draw_barcode", "draw_diagram", "plot_diagram_panels", "plot_persistence"]
 
 #: One colour and marker per homology dimension (H0, H1, H2).
 DIMENSION_STYLE = (("#1f77b4", "o"), ("#d62728", "^"), ("#2ca02c", "s"))
 
 
-@dataclass
-class PersistenceComparison:
-    """Diagrams of a data set and its embedding on the same points, and their distances.
-
-    Attributes
-    ----------
-    diagrams_x, diagrams_z : list of ndarray of shape (k, 2)
-        ``(birth, death)`` per dimension 0 … max_dimension (infinite H0 class left out).
-    distances : dict of str to float
-        ``bottleneck_h<d>`` and ``wasserstein_h<d>`` (order 1, L∞ ground metric).
-    n_points : int
-        Points the diagrams were computed on.
-    normalized : bool
-        Whether each space's distances were divided by their largest value.
-    """
-
-    diagrams_x: list[np.ndarray]
-    diagrams_z: list[np.ndarray]
-    distances: dict[str, float]
-    n_points: int
-    normalized: bool
+def _as_diagrams(diagrams: Sequence[Any], name: str) -> list[np.ndarray]:
+    """Each dimension's ``(birth, death)`` pairs as a float array of shape (k, 2)."""
+    out = [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
+    if not out:
+        raise ValueError(f"{name} must hold the diagram of at least dimension 0.")
+    return out
 
 
-def compare_persistence(
-    X: Any,
-    Z: Any,
-    *,
-    max_dimension: int = 1,
-    n_subsample: int | None = 500,
-    random_state: int | None = 0,
-    normalize: bool = True,
-) -> PersistenceComparison:
-    """Vietoris–Rips diagrams of ``X`` and ``Z`` on one seeded subsample, and their distances.
-
-    The subsample is drawn as :func:`topoae.metrics.diagram_distances` draws it (sorted
-    indices from ``numpy.random.default_rng(random_state)``), so the same seed and size give
-    the same points and distances.
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d) or (n, C, H, W)
-        Data (flattened).
-    Z : array-like of shape (n, q)
-        Its embedding.
-    max_dimension : int
-        Highest homology dimension (1 or 2; dimension 1 and above need the ``tda`` extra).
-    n_subsample : int or None
-        Points to use (None: all). Vietoris–Rips H1 grows fast with n.
-    random_state : int or None
-        Seed of the subsample.
-    normalize : bool
-        Divide each space's distances by their largest value, so an embedding's arbitrary
-        scale does not count.
-
-    Returns
-    -------
-    PersistenceComparison
-    """
-    X, Z = _check_pair(X, Z, max_dimension)
-    idx = _subsample(len(X), n_subsample, random_state)
-    X, Z = X[idx], Z[idx]
-    diagrams = [_diagrams(A, max_dimension, normalize) for A in (X, Z)]
-    distances = diagram_distances(diagrams[0], diagrams[1])
-    return PersistenceComparison(diagrams[0], diagrams[1], distances, len(X), normalize)
+def _limit(*diagram_lists: list[np.ndarray]) -> float:
+    """5 % above the largest finite death of all diagrams: one scale for every panel."""
+    finite = [d[np.isfinite(d).all(axis=1)] for dgms in diagram_lists for d in dgms]
+    return 1.05 * max([float(d.max()) for d in finite if len(d)] + [1e-12])
 
 
-def _check_pair(X: Any, Z: Any, max_dimension: int) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    Z = np.asarray(Z, dtype=np.float64)
-    X = X.reshape(len(X), -1)
-    if Z.ndim != 2 or len(Z) != len(X):
-        raise ValueError(
-            f"Z must have shape (n, q) with n = {len(X)} rows like X, got shape {Z.shape}."
-        )
-    if not (np.isfinite(X).all() and np.isfinite(Z).all()):
-        raise ValueError("X and Z must not contain NaN or infinite values.")
-    if not 0 <= max_dimension <= 2:
-        raise ValueError(f"max_dimension must be 0, 1 or 2, got {max_dimension}.")
-    if len(X) < 3:
-        raise ValueError(f"Need at least 3 points for persistence diagrams, got {len(X)}.")
-    return X, Z
-
-
-def _subsample(n: int, n_subsample: int | None, random_state: int | None) -> np.ndarray:
-    """Sorted indices of the seeded subsample (all points when n_subsample is None or >= n)."""
-    if n_subsample is None or n_subsample >= n:
-        return np.arange(n)
-    if n_subsample < 3:
-        raise ValueError(f"n_subsample must be >= 3, got {n_subsample}.")
-    return np.sort(np.random.default_rng(random_state).choice(n, n_subsample, replace=False))
-
-
-def _diagrams(A: np.ndarray, max_dimension: int, normalize: bool) -> list[np.ndarray]:
-    from scipy.spatial.distance import cdist
-
-    from topoae.core.topology import persistence_diagrams
-
-    dist = cdist(A, A)
-    if normalize:
-        top = dist.max()
-        if top == 0:
-            raise ValueError("All points coincide; cannot normalise distances.")
-        dist /= top
-    return persistence_diagrams(dist, max_dimension, metric="precomputed")
-
-
-def diagram_distances(a: list[np.ndarray], b: list[np.ndarray]) -> dict[str, float]:
-    """``bottleneck_h<d>`` and ``wasserstein_h<d>`` (order 1, L∞) between two diagram lists."""
-    try:
-        import gudhi
-    except ImportError as error:
-        raise ImportError("Diagram distances need gudhi: pip install 'topoae[tda]'.") from error
-    # The exact Hungarian matching of topoae.metrics, not gudhi.hera: hera's auction can
-    # fail to terminate on (near-)identical diagrams.
-    from topoae.metrics import wasserstein_distance
-
-    distances = {}
-    for dim, (x, z) in enumerate(zip(a, b, strict=True)):
-        distances[f"bottleneck_h{dim}"] = float(gudhi.bottleneck_distance(x, z))
-        distances[f"wasserstein_h{dim}"] = wasserstein_distance(x, z, order=1.0)
-    return distances
+def _caption(n_points: int, seed: int | None, what: str = "Vietoris–Rips") -> str:
+    seed_text = "" if seed is None else f", seed {seed}"
+    return f"{what} on {n_points} points{seed_text}"
 
 
 def _fmt(value: float) -> str:
@@ -163,8 +55,7 @@ def draw_diagram(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = N
         Upper end of both axes (default: 5 % above the largest death).
     """
     finite = [d[np.isfinite(d).all(axis=1)] for d in diagrams]
-    top = max([float(d.max()) for d in finite if len(d)] + [1e-12])
-    limit = limit if limit is not None else 1.05 * top
+    limit = limit if limit is not None else _limit(finite)
     ax.plot([0, limit], [0, limit], color="0.5", linewidth=0.7, zorder=1)
     for dim, points in enumerate(finite):
         color, marker = DIMENSION_STYLE[dim % len(DIMENSION_STYLE)]
@@ -191,8 +82,7 @@ def draw_barcode(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = N
     from matplotlib.lines import Line2D
 
     finite = [d[np.isfinite(d).all(axis=1)] for d in diagrams]
-    top = max([float(d.max()) for d in finite if len(d)] + [1e-12])
-    limit = limit if limit is not None else 1.05 * top
+    limit = limit if limit is not None else _limit(finite)
     total = sum(len(d) for d in finite)
     linewidth = float(np.clip(150.0 / max(total, 1), 0.3, 2.0))
     row = 0
@@ -215,32 +105,37 @@ def draw_barcode(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = N
 
 
 def plot_persistence(
-    X: Any,
-    Z: Any,
+    diagrams_x: Sequence[Any],
+    diagrams_z: Sequence[Any],
+    distances: dict[str, float],
     path: str | os.PathLike | None = None,
     *,
-    max_dimension: int = 1,
-    n_subsample: int | None = 500,
-    random_state: int | None = 0,
-    normalize: bool = True,
+    n_points: int | None = None,
+    seed: int | None = None,
+    normalized: bool = True,
     names: tuple[str, str] = ("data", "embedding"),
     title: str | None = None,
     panel_size: float = PANEL_SIZE,
     dpi: float | None = None,
-    comparison: PersistenceComparison | None = None,
 ) -> Any:
     """Diagrams (top) and barcodes (bottom) of data and embedding, distances in the title.
 
     Parameters
     ----------
-    X : array-like of shape (n, d) or (n, C, H, W)
-        Data.
-    Z : array-like of shape (n, q)
-        Its embedding.
+    diagrams_x, diagrams_z : sequence of array-like of shape (k, 2)
+        ``(birth, death)`` per dimension of the data and of the embedding (as
+        :class:`topoae.metrics.diagrams.PersistenceComparison` holds them).
+    distances : dict of str to float
+        ``bottleneck_h<d>`` and ``wasserstein_h<d>`` for each dimension drawn.
     path : str or PathLike, optional
         Save the figure there (``.png``, ``.pdf``, ``.svg``), atomically.
-    max_dimension, n_subsample, random_state, normalize
-        As in :func:`compare_persistence`.
+    n_points : int, optional
+        Points the diagrams were computed on, for the caption (default: from H0, which
+        has n - 1 finite classes).
+    seed : int, optional
+        Seed of their subsample, for the caption.
+    normalized : bool
+        Whether each space's distances were divided by their largest value (axis labels).
     names : (str, str)
         Panel titles of the two spaces.
     title : str, optional
@@ -249,42 +144,29 @@ def plot_persistence(
         Side of one panel in inches; the figure is 2 x 2 panels.
     dpi : float, optional
         Resolution of raster output.
-    comparison : PersistenceComparison, optional
-        Precomputed diagrams (then X, Z and the other computing options are ignored).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    if comparison is None:
-        comparison = compare_persistence(
-            X,
-            Z,
-            max_dimension=max_dimension,
-            n_subsample=n_subsample,
-            random_state=random_state,
-            normalize=normalize,
-        )
-    c = comparison
-    n_dims = len(c.diagrams_x)
-    finite = [d[np.isfinite(d).all(axis=1)] for d in (*c.diagrams_x, *c.diagrams_z)]
-    limit = 1.05 * max([float(d.max()) for d in finite if len(d)] + [1e-12])
-    unit = "distance / max distance" if c.normalized else "distance"
+    diagrams_x = _as_diagrams(diagrams_x, "diagrams_x")
+    diagrams_z = _as_diagrams(diagrams_z, "diagrams_z")
+    n_dims = len(diagrams_x)
+    n_points = len(diagrams_x[0]) + 1 if n_points is None else n_points
+    limit = _limit(diagrams_x, diagrams_z)
+    unit = "distance / max distance" if normalized else "distance"
     lines = [title] if title else []
     lines.append(
         "bottleneck  "
-        + ", ".join(f"H{d} {_fmt(c.distances[f'bottleneck_h{d}'])}" for d in range(n_dims))
+        + ", ".join(f"H{d} {_fmt(distances[f'bottleneck_h{d}'])}" for d in range(n_dims))
         + "    Wasserstein-1  "
-        + ", ".join(f"H{d} {_fmt(c.distances[f'wasserstein_h{d}'])}" for d in range(n_dims))
+        + ", ".join(f"H{d} {_fmt(distances[f'wasserstein_h{d}'])}" for d in range(n_dims))
     )
-    seed_text = "" if random_state is None else f", seed {random_state}"
-    lines.append(f"Vietoris–Rips on {c.n_points} points{seed_text}")
+    lines.append(_caption(n_points, seed))
     with style_context():
         fig = new_figure(2 * panel_size + 0.2, 2 * panel_size + 0.25 * len(lines) + 0.1)
         axes = fig.subplots(2, 2)
-        for col, (name, diagrams) in enumerate(
-            zip(names, (c.diagrams_x, c.diagrams_z), strict=True)
-        ):
+        for col, (name, diagrams) in enumerate(zip(names, (diagrams_x, diagrams_z), strict=True)):
             draw_diagram(axes[0, col], diagrams, limit=limit)
             axes[0, col].set_title(f"{name}: diagram")
             axes[0, col].set_xlabel(f"birth ({unit})")
@@ -299,14 +181,13 @@ def plot_persistence(
 
 
 def plot_diagram_panels(
-    X: Any,
-    embeddings: dict[str, Any],
+    data_diagrams: Sequence[Any],
+    panels: dict[str, tuple[Sequence[Any], dict[str, float]]],
     path: str | os.PathLike | None = None,
     *,
-    max_dimension: int = 1,
-    n_subsample: int | None = 500,
-    random_state: int | None = 0,
-    normalize: bool = True,
+    n_points: int | None = None,
+    seed: int | None = None,
+    normalized: bool = True,
     data_name: str = "data",
     ncols: int | None = None,
     panel_size: float = PANEL_SIZE,
@@ -314,18 +195,17 @@ def plot_diagram_panels(
 ) -> Any:
     """Diagram of the data next to the diagram of each embedding, distances in each title.
 
-    All diagrams use the same seeded subsample of points (as :func:`compare_persistence`).
-
     Parameters
     ----------
-    X : array-like of shape (n, d) or (n, C, H, W)
-        Data.
-    embeddings : dict of str to array-like of shape (n, q)
-        Method name to its embedding of the same points.
+    data_diagrams : sequence of array-like of shape (k, 2)
+        The data's ``(birth, death)`` pairs per dimension.
+    panels : dict of str to (diagrams, distances)
+        Method name to its embedding's diagrams and their distances to the data's (as
+        :func:`topoae.metrics.diagrams.compare_persistence_each` computes them).
     path : str or PathLike, optional
         Save the figure there, atomically.
-    max_dimension, n_subsample, random_state, normalize
-        As in :func:`compare_persistence`.
+    n_points, seed, normalized
+        As in :func:`plot_persistence`.
     data_name : str
         Title of the data panel.
     ncols : int, optional
@@ -341,27 +221,24 @@ def plot_diagram_panels(
     """
     import math
 
-    if not embeddings:
-        raise ValueError("embeddings must name at least one method.")
-    checked = {name: _check_pair(X, Z, max_dimension) for name, Z in embeddings.items()}
-    X = next(iter(checked.values()))[0]
-    idx = _subsample(len(X), n_subsample, random_state)
-    dgm_x = _diagrams(X[idx], max_dimension, normalize)
-    panels = [(data_name, dgm_x, None)]
-    for name, (_, Z) in checked.items():
-        dgm_z = _diagrams(Z[idx], max_dimension, normalize)
-        panels.append((name, dgm_z, diagram_distances(dgm_x, dgm_z)))
-    finite = [d[np.isfinite(d).all(axis=1)] for _, dgms, _ in panels for d in dgms]
-    limit = 1.05 * max([float(d.max()) for d in finite if len(d)] + [1e-12])
-    n_panels = len(panels)
+    if not panels:
+        raise ValueError("panels must name at least one method.")
+    data_diagrams = _as_diagrams(data_diagrams, "data_diagrams")
+    drawn: list[tuple[str, list[np.ndarray], dict[str, float] | None]] = [
+        (data_name, data_diagrams, None)
+    ]
+    for name, (diagrams, distances) in panels.items():
+        drawn.append((name, _as_diagrams(diagrams, name), distances))
+    limit = _limit(*(dgms for _, dgms, _ in drawn))
+    n_points = len(data_diagrams[0]) + 1 if n_points is None else n_points
+    n_panels = len(drawn)
     ncols = min(ncols or 4, n_panels)
     nrows = math.ceil(n_panels / ncols)
-    unit = "distance / max distance" if normalize else "distance"
-    seed_text = "" if random_state is None else f", seed {random_state}"
+    unit = "distance / max distance" if normalized else "distance"
     with style_context():
         fig = new_figure(ncols * panel_size, nrows * (panel_size + 0.3) + 0.3)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax, (name, dgms, dist) in zip(axes, panels, strict=False):
+        for ax, (name, dgms, dist) in zip(axes, drawn, strict=False):
             draw_diagram(ax, dgms, limit=limit)
             text = name
             if dist is not None:
@@ -375,7 +252,7 @@ def plot_diagram_panels(
         for ax in axes[n_panels:]:
             ax.set_visible(False)
         fig.suptitle(
-            f"Vietoris–Rips persistence on {len(idx)} points{seed_text}\n"
+            f"{_caption(n_points, seed, 'Vietoris–Rips persistence')}\n"
             "under each method: bottleneck distance of its diagrams to the data's"
         )
     if path is not None:

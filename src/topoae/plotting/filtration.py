@@ -1,10 +1,15 @@
-"""The Vietoris–Rips filtration demo: growing balls, edges and triangles, the diagram filling in."""
+"""The Vietoris–Rips filtration demo: growing balls, edges and triangles, the diagram filling in.
+
+The diagram is handed in (computed by :func:`topoae.metrics.diagrams.persistence_diagrams`);
+this module draws.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -96,6 +101,7 @@ def animate_filtration(
     points: Any,
     path: str | os.PathLike,
     *,
+    diagrams: Sequence[Any],
     n_frames: int = 40,
     max_scale: float | None = None,
     fps: float = 6.0,
@@ -117,6 +123,9 @@ def animate_filtration(
         At most :data:`MAX_POINTS` points.
     path : str or PathLike
         ``.gif`` or ``.mp4`` (needs ffmpeg), written atomically.
+    diagrams : sequence of array-like of shape (k, 2)
+        The H0 and H1 ``(birth, death)`` pairs of ``points``
+        (``topoae.metrics.diagrams.persistence_diagrams(points, 1)``).
     n_frames : int
         Number of scales shown (>= 2).
     max_scale : float, optional
@@ -129,8 +138,6 @@ def animate_filtration(
     Path
     """
     from matplotlib.collections import EllipseCollection, LineCollection, PolyCollection
-
-    from topoae.core.topology import persistence_diagrams
 
     check_animation_path(path)
     points = np.asarray(points, dtype=np.float64)
@@ -145,7 +152,9 @@ def animate_filtration(
         )
     if n_frames < 2:
         raise ValueError(f"n_frames must be >= 2, got {n_frames}.")
-    diagrams = persistence_diagrams(points, max_dimension=1)
+    diagrams = [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
+    if not 1 <= len(diagrams) <= len(DIMENSION_STYLE):
+        raise ValueError(f"diagrams must hold 1 to 3 dimensions, got {len(diagrams)}.")
     deaths = np.concatenate([d[:, 1] for d in diagrams])
     deaths = deaths[np.isfinite(deaths)]
     if max_scale is None:

@@ -29,8 +29,16 @@ import torch
 from topoae import __version__
 from topoae._io import atomic_write_text, save_npz, save_torch, write_json
 from topoae.core.training import TrainConfig, build_model
+from topoae.errors import DataFileError
 
-__all__ = ["RunRecord", "embedding_to_csv", "load_run", "load_run_model", "save_run"]
+__all__ = [
+    "RunRecord",
+    "embedding_to_csv",
+    "load_run",
+    "load_run_model",
+    "read_embedding_csv",
+    "save_run",
+]
 
 
 def embedding_to_csv(latent: np.ndarray, labels: np.ndarray | None) -> str:
@@ -43,6 +51,71 @@ def embedding_to_csv(latent: np.ndarray, labels: np.ndarray | None) -> str:
         values = [repr(float(v)) for v in row]
         writer.writerow([*values, int(labels[i])] if labels is not None else values)
     return buffer.getvalue()
+
+
+def read_embedding_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read an embedding written elsewhere.
+
+    Accepts the authors' format (header ``0,1,labels``; labels may be written as
+    floats like ``10.0``), a header ``0,1`` without labels, any header whose label
+    column is named ``label``, ``labels``, ``y`` or ``target``, or plain numeric
+    columns without a header.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    latent : ndarray of shape (n, q), float64
+    labels : ndarray of shape (n,), int64, or None
+        ``None`` when there is no label column.
+
+    Raises
+    ------
+    DataFileError
+        A missing or empty file, ragged rows, or values that are not numbers.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path} does not exist.")
+    rows = [row for row in csv.reader(io.StringIO(path.read_text())) if row]
+    if not rows:
+        raise DataFileError(f"{path} is empty.")
+    header = None
+    first = [v.strip() for v in rows[0]]
+    try:
+        [float(v) for v in first]
+        # A numeric first row is a header only when it reads 0, 1, ..., q-1 (our format).
+        if first == [str(i) for i in range(len(first))]:
+            header, rows = first, rows[1:]
+    except ValueError:
+        header, rows = [h.lower() for h in first], rows[1:]
+    if not rows:
+        raise DataFileError(f"{path} has a header but no rows.")
+    widths = {len(row) for row in rows}
+    if len(widths) != 1 or (header is not None and widths != {len(header)}):
+        raise DataFileError(f"{path} has rows of different lengths; expected a rectangular CSV.")
+    try:
+        values = np.array(rows, dtype=np.float64)
+    except ValueError as error:
+        raise DataFileError(f"{path} holds values that are not numbers ({error}).") from error
+    label_column = None
+    if header is not None:
+        for name in ("labels", "label", "y", "target"):
+            if name in header:
+                label_column = header.index(name)
+                break
+    labels = None
+    if label_column is not None:
+        raw = values[:, label_column]
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise DataFileError(f"The label column of {path} holds values that are not integers.")
+        labels = raw.astype(np.int64)
+        values = np.delete(values, label_column, axis=1)
+    if values.shape[1] == 0:
+        raise DataFileError(f"{path} has no embedding columns.")
+    return values, labels
 
 
 def _history_csv(history: list[dict[str, float]]) -> str:

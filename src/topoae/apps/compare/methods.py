@@ -1,0 +1,258 @@
+"""One method on one seed: fit a baseline or train an autoencoder, embed the test split, score it.
+
+Protocols (docs/method.md §6): ``"clean"`` trains the autoencoders on the training split
+and stops early on the validation split; ``"reference"`` also trains them on the
+validation split, as the authors' code did. Baselines are fitted on the training split in
+both, as in the paper (the validation split is not used by them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from topoae._io import write_json
+from topoae.datasets import Dataset
+from topoae.paper import AUTOENCODERS, COLUMNS, METHODS
+
+__all__ = ["PROTOCOLS", "MethodResult", "run_method"]
+
+PROTOCOLS: tuple[str, ...] = ("clean", "reference")
+
+
+@dataclass
+class MethodResult:
+    """One method on one seed.
+
+    Attributes
+    ----------
+    method : str
+    seed : int
+    latent : ndarray of shape (n_test, 2)
+        Test embedding.
+    measures : dict
+        :func:`topoae.metrics.evaluate` of the test split (``data_mse`` where the
+        method reconstructs).
+    seconds : dict
+        ``fit``, ``embed``, ``evaluate`` and ``total`` wall-clock seconds.
+    info : dict
+        Method-specific facts (settings; epochs for autoencoders; the paper-style
+        train-subsample scores of t-SNE under ``extras``).
+    model : object
+        The fitted baseline or trained model.
+    """
+
+    method: str
+    seed: int
+    latent: np.ndarray
+    measures: dict[str, Any]
+    seconds: dict[str, float]
+    info: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x).reshape(len(x), -1)
+
+
+def check_protocol(protocol: str) -> None:
+    """A ValueError naming the choices unless ``protocol`` is one of :data:`PROTOCOLS`."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Unknown protocol {protocol!r}; choose 'clean' or 'reference'.")
+
+
+def run_method(
+    method: str,
+    data: Dataset,
+    *,
+    seed: int,
+    preset: str | None = None,
+    max_epochs: int = 100,
+    patience: int = 10,
+    device: str = "auto",
+    protocol: str = "clean",
+    ks: Iterable[int] | None = None,
+    sigmas: Iterable[float] | None = None,
+    run_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> MethodResult:
+    """Fit or train one method on ``data``'s training split and score its test embedding.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`topoae.paper.METHODS`.
+    data : Dataset
+    seed : int
+        Seeds the method's randomness (initialisation, shuffling, t-SNE, UMAP).
+    preset : str, optional
+        Whose paper settings to use (default ``data.name``).
+    max_epochs, patience : int
+        Autoencoders' training length and early stopping.
+    device : str
+        Autoencoders' device.
+    protocol : {"clean", "reference"}
+        See the module docstring.
+    ks, sigmas : iterable, optional
+        Passed to :func:`topoae.metrics.evaluate` (defaults: the paper's).
+    run_dir : path, optional
+        Autoencoders: write a standard run folder there (and resume from its checkpoint).
+    log : callable, optional
+        Receives progress lines.
+
+    Returns
+    -------
+    MethodResult
+    """
+    from topoae import metrics
+
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
+    check_protocol(protocol)
+    preset = preset or data.name
+    ks = tuple(metrics.DEFAULT_KS if ks is None else ks)
+    sigmas = tuple(metrics.DEFAULT_SIGMAS if sigmas is None else sigmas)
+    say = log or (lambda message: None)
+    started = time.perf_counter()
+    if method in AUTOENCODERS:
+        model, latent, x_hat, info, fit_seconds, embed_seconds = _run_autoencoder(
+            method,
+            data,
+            seed=seed,
+            preset=preset,
+            max_epochs=max_epochs,
+            patience=patience,
+            device=device,
+            protocol=protocol,
+            run_dir=run_dir,
+            say=say,
+        )
+    else:
+        model, latent, x_hat, info, fit_seconds, embed_seconds = _run_baseline(
+            method, data, seed=seed, preset=preset, ks=ks, sigmas=sigmas
+        )
+    before = time.perf_counter()
+    measures = metrics.evaluate(_flat(data.x_test), latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
+    if run_dir is not None and method in AUTOENCODERS:
+        _finish_run_folder(Path(run_dir), measures)
+    seconds = {
+        "fit": fit_seconds,
+        "embed": embed_seconds,
+        "evaluate": time.perf_counter() - before,
+        "total": time.perf_counter() - started,
+    }
+    return MethodResult(method, seed, np.asarray(latent), measures, seconds, info, model)
+
+
+def _run_baseline(method, data, *, seed, preset, ks, sigmas):
+    """Fit a baseline on the training split and embed (and reconstruct) the test split."""
+    from topoae import metrics
+    from topoae.baselines import make_baseline
+
+    started = time.perf_counter()
+    model = make_baseline(method, preset, random_state=seed)
+    info: dict[str, Any] = {"params": model.get_params()}
+    model.fit(data.x_train)
+    fit_seconds = time.perf_counter() - started
+    latent = np.asarray(model.transform(data.x_test))
+    x_hat = model.inverse_transform(latent) if model.reconstructs else None
+    embed_seconds = time.perf_counter() - started - fit_seconds
+    if method == "tsne":
+        # The paper's way to score t-SNE: a random training subsample of test size.
+        rng = np.random.RandomState(seed % 2**32)
+        chosen = np.sort(rng.choice(len(data.x_train), len(data.x_test), replace=False))
+        subsample = metrics.evaluate(
+            _flat(data.x_train)[chosen], model.embedding_[chosen], ks=ks, sigmas=sigmas
+        )
+        info["extras"] = {"train_subsample": subsample}
+    return model, latent, x_hat, info, fit_seconds, embed_seconds
+
+
+def _run_autoencoder(
+    method, data, *, seed, preset, max_epochs, patience, device, protocol, run_dir, say
+):
+    from topoae.core.training import embed, paper_config, reconstruct, train
+    from topoae.runs import save_run
+
+    overrides = {
+        "max_epochs": max_epochs,
+        "patience": patience,
+        "seed": seed,
+        "device": device,
+        "train_on_validation": protocol == "reference",
+        "data_scale": data.data_scale,
+    }
+    if method == "ae":
+        overrides["lam"] = 0.0
+    config = paper_config(preset, method, **overrides)
+    say(
+        f"  {method}: lam={config.lam:g}, lr={config.learning_rate:g}, "
+        f"batch={config.batch_size}, up to {config.max_epochs} epochs"
+    )
+
+    def progress(record: dict) -> None:
+        if record["epoch"] % 10 == 0 or record["epoch"] == 1:
+            say(
+                f"  {method} seed {seed}: epoch {record['epoch']:3d}/{config.max_epochs} "
+                f"loss {record['train_loss']:.4f} val {record['val_loss']:.4f} "
+                f"({record['seconds']:.1f}s/epoch)"
+            )
+
+    checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
+    started = time.perf_counter()
+    result = train(
+        data.x_train,
+        data.x_val,
+        config,
+        checkpoint_path=checkpoint,
+        resume=checkpoint is not None,
+        callback=progress,
+    )
+    fit_seconds = time.perf_counter() - started
+    latent = embed(result.model, data.x_test)
+    x_hat = _flat(reconstruct(result.model, data.x_test))
+    embed_seconds = time.perf_counter() - started - fit_seconds
+    info = {
+        "config": config.to_dict(),
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+    }
+    say(f"  {method} seed {seed}: best epoch {result.best_epoch} of {len(result.history)}")
+    if run_dir is not None:
+        summary = {
+            "dataset": data.name,
+            "model": method,
+            "epochs": len(result.history),
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "stopped_early": result.stopped_early,
+            "test_reconstruction_mse": float(np.mean((x_hat - _flat(data.x_test)) ** 2)),
+            "train_seconds": fit_seconds,
+        }
+        save_run(
+            run_dir,
+            meta={"dataset": data.name, "model": method, "protocol": protocol},
+            config=config,
+            model=result.model,
+            history=result.history,
+            latent_test=latent,
+            labels_test=data.y_test,
+            summary=summary,
+        )
+    return result.model, latent, x_hat, info, fit_seconds, embed_seconds
+
+
+def _finish_run_folder(run_dir: Path, measures: dict[str, Any]) -> None:
+    """Add the headline measures to the run folder's summary (as ``topoae train`` does)."""
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update({key: measures[key] for key, _ in COLUMNS if key in measures})
+    write_json(path, summary)

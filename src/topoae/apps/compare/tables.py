@@ -1,0 +1,141 @@
+"""The comparison's tables: mean ± std over seeds beside the paper's Table 1.
+
+One formatter for every place the table is shown: ``topoae compare`` prints
+:func:`table_markdown`, writes :func:`table_csv`, and the HTML report draws the rows of
+:func:`table_rows`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from topoae._text import format_table
+from topoae.paper import COLUMNS, METHODS, PAPER_TABLE
+
+__all__ = [
+    "Summary",
+    "format_number",
+    "measure_cell",
+    "summarize",
+    "table_csv",
+    "table_markdown",
+    "table_rows",
+]
+
+#: Method -> measure -> (mean, sample std, number of seeds).
+Summary = dict[str, dict[str, tuple[float, float, int]]]
+
+#: Significant digits of a table cell (the paper prints about three).
+DIGITS = 3
+
+
+def summarize(
+    records: Sequence[dict[str, Any]],
+    methods: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> Summary:
+    """Mean, sample standard deviation (0 for one seed) and count of each measure.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        :attr:`Comparison.records <topoae.apps.compare.Comparison.records>`.
+    methods, seeds : sequence, optional
+        Restrict to these (default: all present).
+
+    Returns
+    -------
+    dict
+        ``{method: {measure: (mean, std, n)}}`` for the table's measures present.
+    """
+    methods = (
+        list(methods) if methods is not None else list(dict.fromkeys(r["method"] for r in records))
+    )
+    out: Summary = {}
+    for method in methods:
+        chosen = [
+            r for r in records if r["method"] == method and (seeds is None or r["seed"] in seeds)
+        ]
+        out[method] = {}
+        for key, _ in COLUMNS:
+            values = np.array([r["measures"][key] for r in chosen if key in r["measures"]])
+            if len(values):
+                std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+                out[method][key] = (float(values.mean()), std, len(values))
+    return out
+
+
+def format_number(value: float) -> str:
+    """``value`` to :data:`DIGITS` significant digits (``0.227``, ``13.5``, ``0.00694``)."""
+    return f"{value:.{DIGITS}g}"
+
+
+def measure_cell(mean: float, std: float, n: int) -> str:
+    """``"mean ± std"`` over ``n`` seeds (the mean alone for one seed)."""
+    if n > 1:
+        return f"{format_number(mean)} ± {std:.2g}"
+    return format_number(mean)
+
+
+def table_rows(
+    summary: Summary, methods: Sequence[str], preset: str | None
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: each method's mean ± std, then the paper's row where it has one.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`summarize`'s result.
+    methods : sequence of str
+        Rows, in this order.
+    preset : str, optional
+        Data set whose Table 1 rows to add (only Spheres has them).
+    """
+    paper = PAPER_TABLE.get(preset or "", {})
+    headers = ["method", "seeds", *[header for _, header in COLUMNS]]
+    rows = []
+    for method in methods:
+        values = summary.get(method, {})
+        n = max((v[2] for v in values.values()), default=0)
+        name = METHODS.get(method, method)
+        cells = [measure_cell(*values[key]) if key in values else "–" for key, _ in COLUMNS]
+        rows.append([name, str(n), *cells])
+        if method in paper:
+            ours = paper[method]
+            cells = [format_number(ours[key]) if key in ours else "–" for key, _ in COLUMNS]
+            rows.append([f"{name} (paper)", "5", *cells])
+    return headers, rows
+
+
+def table_markdown(summary: Summary, methods: Sequence[str], preset: str | None) -> str:
+    """:func:`table_rows` as a Markdown table (what ``topoae compare`` prints)."""
+    return format_table(*table_rows(summary, methods, preset))
+
+
+def table_csv(summary: Summary, methods: Sequence[str], preset: str | None) -> str:
+    """Machine-readable table: one row per method and source (ours / paper), full precision."""
+    paper = PAPER_TABLE.get(preset or "", {})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["method", "source", "n_seeds"]
+    for key, _ in COLUMNS:
+        header += [f"{key}_mean", f"{key}_std"]
+    writer.writerow(header)
+    for method in methods:
+        values = summary.get(method, {})
+        n = max((v[2] for v in values.values()), default=0)
+        row: list[Any] = [method, "ours", n]
+        for key, _ in COLUMNS:
+            row += [repr(values[key][0]), repr(values[key][1])] if key in values else ["", ""]
+        writer.writerow(row)
+        if method in paper:
+            row = [method, "paper", 5]
+            for key, _ in COLUMNS:
+                row += [repr(paper[method][key]) if key in paper[method] else "", ""]
+            writer.writerow(row)
+    return buffer.getvalue()
