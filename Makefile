@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test lint format install bench clean
+.PHONY: run test lint format install bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +34,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/topoae bench
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+# The documentation site (mkdocs.yml): warnings are errors; open site/index.html.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache
