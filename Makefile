@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install bench clean
+.PHONY: run test lint format install provision bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/topoae compare --dataset spheres --seeds 1 --out runs/spheres-compare
 
-test: $(STAMP) lint
+# System tools the tests need (a headless Chromium); installs it when missing and allowed,
+# else stops with the command to run. Python tools (ffmpeg via imageio-ffmpeg) come with .[test].
+provision:
+	scripts/provision.sh
+
+test: $(STAMP) lint provision
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
