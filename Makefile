@@ -27,9 +27,12 @@ provision:
 test: $(STAMP) lint provision
 	$(BIN)/python -m pytest -q
 
+# .pre-commit-config.yaml runs the same four checks.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
@@ -39,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/topoae bench
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache
