@@ -177,8 +177,9 @@ def write_animation(
         # asks for yuv420p, which players expect.
         writer = animation.FFMpegWriter(fps=fps, codec="h264")
     # matplotlib looks the binary up in its rcParams when saving starts.
-    settings = {"animation.ffmpeg_path": find_ffmpeg()} if suffix == ".mp4" else {}
-    with tempfile.TemporaryDirectory() as tmp, matplotlib.rc_context(settings):
+    ffmpeg = find_ffmpeg() if suffix == ".mp4" else None
+    settings = matplotlib.rc_context({"animation.ffmpeg_path": ffmpeg} if ffmpeg else None)
+    with tempfile.TemporaryDirectory() as tmp, settings:
         tmp_path = Path(tmp) / f"animation{suffix}"
         with writer.saving(fig, str(tmp_path), dpi):
             for frame in range(n_frames):
