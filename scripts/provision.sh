@@ -42,7 +42,10 @@ if [ "$dry_run" -eq 1 ]; then
     echo "provision: dry run, nothing installed"
     exit 0
 fi
-sh -c "$install_command"
+if ! sh -c "$install_command"; then
+    echo "provision: installing chromium failed (see above); install it by hand: $install_command" >&2
+    exit 1
+fi
 if ! command -v "$chromium" >/dev/null 2>&1; then
     echo "provision: installed the chromium package, but $chromium is still not on the PATH" >&2
     exit 1
