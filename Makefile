@@ -6,7 +6,7 @@ TORCH_VERSION := 2.13.0
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test lint format install bench docs clean
+.PHONY: run test lint format install provision bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,20 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/topoae compare --dataset spheres --seeds 1 --out runs/spheres-compare
 
-test: $(STAMP) lint
+# System tools the tests need (a headless Chromium); installs it when missing and allowed,
+# else stops with the command to run. Python tools (ffmpeg via imageio-ffmpeg) come with .[test].
+provision:
+	scripts/provision.sh
+
+test: $(STAMP) lint provision
 	$(BIN)/python -m pytest -q
 
+# .pre-commit-config.yaml runs the same four checks.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
@@ -43,4 +51,4 @@ docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) runs site .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache .mypy_cache

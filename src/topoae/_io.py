@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
     ``os.replace`` is atomic on POSIX and Windows when source and target share a
@@ -38,7 +38,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -53,12 +53,12 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays allowed)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
-def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+def save_torch(path: str | os.PathLike[str], obj: Any) -> Path:
     """``torch.save`` atomically."""
     import torch
 
@@ -67,8 +67,10 @@ def save_torch(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     """``np.savez_compressed`` atomically."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    # As plain keywords: numpy's stub would check every array against its allow_pickle flag.
+    named: dict[str, Any] = dict(arrays)
+    np.savez_compressed(buffer, **named)
     return atomic_write_bytes(path, buffer.getvalue())

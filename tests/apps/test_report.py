@@ -7,6 +7,7 @@ import base64
 import functools
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,8 @@ from topoae.apps.report import build_report, detect_kind
 from topoae.core.training import TrainConfig, embed, train
 from topoae.runs import embedding_to_csv, save_run
 
-CHROMIUM = "chromium"
+#: The browser command; `make test` (scripts/provision.sh) installs Debian's chromium if missing.
+CHROMIUM = os.environ.get("TOPOAE_CHROMIUM", "chromium")
 _CHECK_SCRIPT = """<script>
 window.addEventListener('load', function () {
   var images = Array.prototype.slice.call(document.images);
@@ -148,8 +150,8 @@ def browser_page_overflows(html_path, tmp_path, width=1024):
 def _browser_check(html_path, tmp_path, width=1024):
     if shutil.which(CHROMIUM) is None:
         pytest.fail(
-            "chromium is not installed: the report test needs a real browser. Install it "
-            "with `apt-get install -y chromium` (.ci/run does this)."
+            f"{CHROMIUM} is not installed: the report test needs a real browser. Install it "
+            "with `apt-get install -y chromium` (`make provision` does this when it may)."
         )
     checked = tmp_path / f"checked-{html_path.name}"
     checked.write_text(html_path.read_text().replace("</body>", _CHECK_SCRIPT + "</body>"))

@@ -12,6 +12,7 @@ from PIL import Image
 from test_report import images_of, shared_run
 
 from topoae.cli import main
+from topoae.plotting import animation
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_animate_errors(tmp_path, run_dir, capsys, monkeypatch):
     (plain / "snapshots.npz").unlink()
     assert main(["animate", str(plain), "--out", str(tmp_path / "x.gif")]) == 2
     assert "--snapshot-every" in capsys.readouterr().err
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(animation, "find_ffmpeg", lambda: None)
     assert main(["animate", str(run_dir), "--out", str(tmp_path / "x.mp4")]) == 2
     assert "ffmpeg" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -255,15 +257,33 @@ def test_snapshots_thinned_keeps_first_and_last_evenly():
 def test_animation_formats(tmp_path, monkeypatch):
     import shutil
 
+    from topoae.errors import MissingDependencyError
+    from topoae.plotting import animation
     from topoae.plotting.animation import Snapshots, animate_snapshots
 
     run = Snapshots("x", np.random.RandomState(0).normal(size=(2, 10, 2)), epoch=np.arange(2))
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         animate_snapshots([run], tmp_path / "a.avi")
+    # Neither an ffmpeg on the PATH nor imageio-ffmpeg: a clear error before any drawing.
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(ValueError, match="ffmpeg"):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    assert animation.find_ffmpeg() is None
+    with pytest.raises(MissingDependencyError, match=r"ffmpeg.*plot extra"):
         animate_snapshots([run], tmp_path / "a.mp4")
     assert not list(tmp_path.iterdir())
+
+
+def test_find_ffmpeg_falls_back_to_imageio_ffmpeg(monkeypatch):
+    import shutil
+
+    import imageio_ffmpeg  # in the plot extra
+
+    from topoae.plotting.animation import find_ffmpeg
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert find_ffmpeg() == imageio_ffmpeg.get_ffmpeg_exe()
+    monkeypatch.setattr(shutil, "which", lambda name: f"/somewhere/{name}")
+    assert find_ffmpeg() == "/somewhere/ffmpeg"
 
 
 # --------------------------------------------------------------------------- filtration
@@ -368,25 +388,31 @@ def test_plot_history(tmp_path):
         plot_history({"a": [{"epoch": 1, "seconds": 2.0}]})
 
 
-@pytest.mark.skipif(
-    __import__("shutil").which("ffprobe") is None, reason="MP4 output needs ffmpeg (optional)"
-)
 def test_animate_snapshots_mp4(tmp_path):
+    import re
     import subprocess
 
-    from topoae.plotting.animation import Snapshots, animate_snapshots
+    from topoae.plotting.animation import Snapshots, animate_snapshots, find_ffmpeg
 
+    # The plot extra brings imageio-ffmpeg, so this never lacks a binary; the file is read
+    # back with the same ffmpeg that wrote it (no ffprobe needed).
+    ffmpeg = find_ffmpeg()
+    assert ffmpeg is not None, "no ffmpeg: install the plot extra (imageio-ffmpeg)"
     latent = np.random.RandomState(0).normal(size=(4, 30, 2)) * np.arange(1, 5)[:, None, None]
     run = Snapshots("x", latent, epoch=np.arange(4), labels=np.arange(30) % 3)
     path = animate_snapshots([run], tmp_path / "a.mp4", dpi=41, panel_size=2.0)
-    fields = "stream=codec_name,width,height,nb_read_frames"
-    command = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
-    probe = subprocess.run(
-        [*command, "-show_entries", fields, "-of", "csv=p=0", str(path)],
+    # `ffmpeg -i FILE` alone describes the input on stderr (and exits 1: no output named).
+    info = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    stream = re.search(r"Stream #0:0.*?: Video: (\w+).*?, (\d+)x(\d+)", info.stderr)
+    assert stream is not None, info.stderr
+    codec, width, height = stream.group(1), int(stream.group(2)), int(stream.group(3))
+    # framemd5 decodes every frame and writes one line per frame (comments start with #).
+    decoded = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framemd5", "-"],
         capture_output=True,
         text=True,
         check=True,
     )
-    codec, width, height, frames = probe.stdout.strip().split(",")
-    assert codec == "h264" and int(frames) == 4
-    assert int(width) % 2 == 0 and int(height) % 2 == 0  # 82 x 100.45 rounded to even
+    frames = [line for line in decoded.stdout.splitlines() if line and not line.startswith("#")]
+    assert codec == "h264" and len(frames) == 4
+    assert width % 2 == 0 and height % 2 == 0  # 82 x 100.45 rounded to even

@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
         description=(
             "Render the latent codes stored by `topoae train --snapshot-every N` of each RUN "
             "side by side, one frame per snapshot, with fixed axes per panel. .gif uses "
-            "Pillow; .mp4 needs ffmpeg on the PATH."
+            "Pillow; .mp4 needs ffmpeg (the plot extra's imageio-ffmpeg, or one on the PATH)."
         ),
     )
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders")

@@ -15,8 +15,14 @@ reference implementation), duplicate points and integer-valued data included.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, overload
+
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "check_distance_matrix",
@@ -26,7 +32,7 @@ __all__ = [
 
 
 @njit(cache=True, inline="always")
-def _edge_less(w1, i1, j1, w2, i2, j2):
+def _edge_less(w1: float, i1: int, j1: int, w2: float, i2: int, j2: int) -> bool:
     """Strict total order on edges: by weight, then by the sorted endpoint pair."""
     if w1 != w2:
         return w1 < w2
@@ -38,7 +44,7 @@ def _edge_less(w1, i1, j1, w2, i2, j2):
 
 
 @njit(cache=True)
-def _prim_tree(dist, symmetric=False):
+def _prim_tree(dist: np.ndarray, symmetric: bool = False) -> np.ndarray:
     """Minimum spanning tree of a dense matrix as a parent array (Prim, rooted at 0).
 
     Reads the upper triangle only, unless ``symmetric`` says that both triangles
@@ -84,7 +90,7 @@ def _prim_tree(dist, symmetric=False):
 
 
 @njit(cache=True)
-def _tree_edges(dist, parent):
+def _tree_edges(dist: np.ndarray, parent: np.ndarray) -> np.ndarray:
     """The tree's edges as (i, j) with i < j, in filtration order ``(dist[i, j], i, j)``."""
     n = parent.shape[0]
     edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
@@ -102,7 +108,7 @@ def _tree_edges(dist, parent):
 
 
 @njit(cache=True)
-def _prim(dist, symmetric=False):
+def _prim(dist: np.ndarray, symmetric: bool = False) -> np.ndarray:
     """Minimum spanning tree of a dense matrix, reading the upper triangle only.
 
     Returns the n-1 edges as (i, j) with i < j, in filtration order. See
@@ -112,7 +118,7 @@ def _prim(dist, symmetric=False):
 
 
 @njit(cache=True)
-def _prim_batch(dist, symmetric=False):
+def _prim_batch(dist: np.ndarray, symmetric: bool = False) -> np.ndarray:
     out = np.empty((dist.shape[0], max(dist.shape[1] - 1, 0), 2), dtype=np.int64)
     for b in range(dist.shape[0]):
         out[b] = _prim(dist[b], symmetric)
@@ -120,26 +126,24 @@ def _prim_batch(dist, symmetric=False):
 
 
 @njit(cache=True)
-def _prim_two(dist_x, dist_z):
+def _prim_two(dist_x: np.ndarray, dist_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both pairings of the topological loss in one compiled call."""
     return _prim(dist_x), _prim(dist_z)
 
 
-def _to_numpy(distances) -> tuple[np.ndarray, object]:
+def _to_numpy(distances: ArrayLike | torch.Tensor) -> tuple[np.ndarray, torch.device | None]:
     """Return a NumPy view of ``distances`` and the torch device it came from (or None)."""
     if isinstance(distances, np.ndarray):
         return distances, None
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        torch = None
-    if torch is not None and isinstance(distances, torch.Tensor):
+    import torch  # a core dependency, imported only when the input is not an array
+
+    if isinstance(distances, torch.Tensor):
         return distances.detach().to("cpu").numpy(), distances.device
     return np.asarray(distances), None
 
 
 @njit(cache=True)
-def _scan(dist):
+def _scan(dist: np.ndarray) -> tuple[bool, float, float, float]:
     """One pass over a float matrix: (all finite, min, largest |entry|, largest |A - A.T|).
 
     Replaces NumPy expressions that would each allocate an n×n temporary, so that
@@ -211,7 +215,17 @@ def check_distance_matrix(dist: np.ndarray, *, rtol: float = 1e-5) -> None:
     _validate(dist, rtol)
 
 
-def persistence_pairs(distances, *, check: bool = True):
+@overload
+def persistence_pairs(distances: torch.Tensor, *, check: bool = True) -> torch.Tensor: ...
+
+
+@overload
+def persistence_pairs(distances: ArrayLike, *, check: bool = True) -> np.ndarray: ...
+
+
+def persistence_pairs(
+    distances: ArrayLike | torch.Tensor, *, check: bool = True
+) -> np.ndarray | torch.Tensor:
     """0-dimensional persistence pairs (minimum-spanning-tree edges) of a distance matrix.
 
     Parameters
@@ -259,7 +273,7 @@ def persistence_pairs(distances, *, check: bool = True):
     return torch.from_numpy(pairs).to(device)
 
 
-def h0_deaths(distances) -> np.ndarray:
+def h0_deaths(distances: ArrayLike | torch.Tensor) -> np.ndarray:
     """Finite death times of the 0-dimensional diagram (all births are 0), ascending.
 
     Parameters
@@ -272,4 +286,5 @@ def h0_deaths(distances) -> np.ndarray:
     """
     array, _ = _to_numpy(distances)
     pairs = persistence_pairs(array)
-    return np.asarray(array, dtype=np.float64)[pairs[:, 0], pairs[:, 1]]
+    deaths: np.ndarray = np.asarray(array, dtype=np.float64)[pairs[:, 0], pairs[:, 1]]
+    return deaths

@@ -152,9 +152,11 @@ def extract_batches(archive: str | os.PathLike, folder: str | os.PathLike) -> Pa
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
-                if member.name in wanted and member.isfile():
-                    data = tar.extractfile(member).read()
-                    atomic_write_bytes(target / wanted[member.name], data)
+                # extractfile gives None only for non-regular members, which are skipped already.
+                wanted_file = member.name in wanted and member.isfile()
+                handle = tar.extractfile(member) if wanted_file else None
+                if handle is not None:
+                    atomic_write_bytes(target / wanted[member.name], handle.read())
                     found.add(member.name)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise ValueError(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_bytes
+from topoae.errors import MissingDependencyError
 from topoae.plotting.embeddings import add_class_legend, draw_embedding
 from topoae.plotting.style import (
     PANEL_SIZE,
@@ -117,6 +118,25 @@ def _square_limits(points: np.ndarray, margin: float = 0.05) -> tuple[tuple, tup
     return (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
 
 
+def find_ffmpeg() -> str | None:
+    """The ffmpeg that writes MP4: the one on the PATH, else imageio-ffmpeg's, else None.
+
+    imageio-ffmpeg (in the ``plot`` extra) ships a static ffmpeg binary, so a plain
+    ``pip install`` can write MP4 without a system package.
+    """
+    on_path = shutil.which("ffmpeg")
+    if on_path is not None:
+        return on_path
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError:  # no binary for this platform and none on the PATH
+        return None
+
+
 def check_animation_path(path: str | os.PathLike) -> str:
     """The suffix of an animation file name (``.gif`` or ``.mp4``), or a ValueError.
 
@@ -126,10 +146,11 @@ def check_animation_path(path: str | os.PathLike) -> str:
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):
         raise ValueError(f"Cannot tell the animation format of {str(path)!r}: use .gif or .mp4.")
-    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise ValueError(
-            f"Writing {path.name} needs ffmpeg on the PATH (e.g. `apt-get install ffmpeg`); "
-            "or write a .gif instead."
+    if suffix == ".mp4" and find_ffmpeg() is None:
+        raise MissingDependencyError(
+            f"Writing {path.name} needs ffmpeg: install the plot extra "
+            "(`pip install 'topoae[plot]'`, which brings imageio-ffmpeg) or put ffmpeg on the "
+            "PATH; or write a .gif instead."
         )
     return suffix
 
@@ -139,8 +160,9 @@ def write_animation(
 ) -> Path:
     """Render ``n_frames`` frames (``update(i)`` redraws frame i) to a GIF or MP4, atomically.
 
-    GIF uses Pillow; MP4 needs ``ffmpeg`` on the PATH.
+    GIF uses Pillow; MP4 needs ffmpeg (:func:`find_ffmpeg`).
     """
+    import matplotlib
     from matplotlib import animation
 
     path = Path(path)
@@ -151,7 +173,10 @@ def write_animation(
         # "h264" (not "libx264"): matplotlib then rounds the frame to even pixel sizes and
         # asks for yuv420p, which players expect.
         writer = animation.FFMpegWriter(fps=fps, codec="h264")
-    with tempfile.TemporaryDirectory() as tmp:
+    # matplotlib looks the binary up in its rcParams when saving starts.
+    ffmpeg = find_ffmpeg() if suffix == ".mp4" else None
+    settings = matplotlib.rc_context({"animation.ffmpeg_path": ffmpeg} if ffmpeg else None)
+    with tempfile.TemporaryDirectory() as tmp, settings:
         tmp_path = Path(tmp) / f"animation{suffix}"
         with writer.saving(fig, str(tmp_path), dpi):
             for frame in range(n_frames):

@@ -7,6 +7,7 @@ differentiable distances at those edges and compares the two spaces there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,9 @@ __all__ = [
 #: ``symmetric``: both directions (the paper's final choice); ``x_to_z`` / ``z_to_x``: one
 #: direction; ``signature``: sorted death values compared without matching edges.
 MATCH_MODES = ("symmetric", "x_to_z", "z_to_x", "signature")
+
+#: ``gather(matrix, pairs)``: the values of one space at the edges ``pairs`` (p, 2).
+_Gather = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -214,7 +218,9 @@ class TopologicalSignatureLoss(nn.Module):
         )
         return TopologicalLossTerms(total, x_to_z, z_to_x, shared)
 
-    def _from_latent_by_gathering(self, dist_x, latent, latent_scale):
+    def _from_latent_by_gathering(
+        self, dist_x: torch.Tensor, latent: torch.Tensor, latent_scale: torch.Tensor | float
+    ) -> TopologicalLossTerms:
         # The general path (a data-distance matrix that needs a gradient too):
         # pairs from the kernel, values gathered with torch operations.
         with torch.no_grad():
@@ -227,9 +233,18 @@ class TopologicalSignatureLoss(nn.Module):
         def gather_z(_: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
             return pair_distances(latent, pairs) / latent_scale
 
-        return self._terms(array_x, array_z, dist_x, None, gather_x, gather_z)
+        # gather_z computes the latent values itself (with their gradient), ignoring the matrix.
+        return self._terms(array_x, array_z, dist_x, latent_dist, gather_x, gather_z)
 
-    def _terms(self, array_x, array_z, dist_x, dist_z, gather_x, gather_z=None):
+    def _terms(
+        self,
+        array_x: np.ndarray,
+        array_z: np.ndarray,
+        dist_x: torch.Tensor,
+        dist_z: torch.Tensor,
+        gather_x: _Gather,
+        gather_z: _Gather | None = None,
+    ) -> TopologicalLossTerms:
         gather_z = gather_z or gather_x
         if array_x.dtype.kind != "f":
             array_x, array_z = array_x.astype(np.float64), array_z.astype(np.float64)

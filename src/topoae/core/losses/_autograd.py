@@ -5,13 +5,19 @@ a CPU every torch operation costs microseconds of dispatch, and as much again in
 backward); the kernels return the gradients along with the values.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 import torch
 
 from topoae.core.losses._kernels import _latent_kernel, _points_kernel
 
 
-def _host_arrays(dist_x, latent, scale, dtype):
+def _host_arrays(
+    dist_x: torch.Tensor, latent: torch.Tensor, scale: torch.Tensor | float, dtype: torch.dtype
+) -> tuple[np.ndarray, np.ndarray, np.floating]:
     """NumPy arrays of what the kernel reads: views on the CPU, one transfer from a GPU."""
     if dist_x.device.type == "cpu" and latent.device.type == "cpu":
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
@@ -24,14 +30,16 @@ def _host_arrays(dist_x, latent, scale, dtype):
     return _host_arrays_packed(dist_x, latent, scale, dtype)
 
 
-def _host_arrays_packed(dist_x, latent, scale, dtype):
+def _host_arrays_packed(
+    dist_x: torch.Tensor, latent: torch.Tensor, scale: torch.Tensor | float, dtype: torch.dtype
+) -> tuple[np.ndarray, np.ndarray, np.floating]:
     # Everything the pairing needs in one device-to-host copy: one synchronisation.
     m, k = latent.shape
-    scale = torch.as_tensor(scale, device=latent.device).detach().reshape(1)
-    parts = [dist_x.detach().reshape(-1), latent.detach().reshape(-1), scale]
+    scale_1 = torch.as_tensor(scale, device=latent.device).detach().reshape(1)
+    parts = [dist_x.detach().reshape(-1), latent.detach().reshape(-1), scale_1]
     packed = torch.cat([part.to(device=latent.device, dtype=dtype) for part in parts])
-    packed = packed.cpu().numpy()
-    return packed[: m * m].reshape(m, m), packed[m * m : -1].reshape(m, k), packed[-1]
+    host = packed.cpu().numpy()
+    return host[: m * m].reshape(m, m), host[m * m : -1].reshape(m, k), host[-1]
 
 
 def _on(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -50,7 +58,13 @@ class _LatentTopologicalLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, latent, scale, dist_x, mode):
+    def forward(
+        ctx: Any,
+        latent: torch.Tensor,
+        scale: torch.Tensor | float,
+        dist_x: torch.Tensor,
+        mode: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         dtype = torch.float64 if torch.float64 in (latent.dtype, dist_x.dtype) else torch.float32
         array_x, array_z, array_scale = _host_arrays(dist_x, latent, scale, dtype)
         values, shared, grad_latent, grad_scale = _latent_kernel(
@@ -64,7 +78,9 @@ class _LatentTopologicalLoss(torch.autograd.Function):
         return total, x_to_z, z_to_x, int(shared)
 
     @staticmethod
-    def backward(ctx, *grads):
+    def backward(
+        ctx: Any, *grads: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         grad_latent = grad_scale = None
         for slot, grad in enumerate(grads[:3]):
             if grad is None:  # an output that does not reach the loss
@@ -94,7 +110,14 @@ class _RegularizedObjective(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, loss, latent, scale, points, step):
+    def forward(
+        ctx: Any,
+        loss: torch.Tensor,
+        latent: torch.Tensor,
+        scale: torch.Tensor,
+        points: torch.Tensor,
+        step: _ObjectiveStep,
+    ) -> torch.Tensor:
         array_latent = np.ascontiguousarray(_numpy_view(latent))
         if points.ndim != 2:
             points = points.reshape(points.shape[0], -1)
@@ -114,7 +137,9 @@ class _RegularizedObjective(torch.autograd.Function):
         return torch.from_numpy(np.array(total))
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None, None]:
         # loss.backward() seeds exactly 1: then the stored gradients are the answer.
         unit = grad.item() == 1.0
         grad_latent = ctx.grad_latent if unit else ctx.grad_latent * grad
@@ -142,7 +167,18 @@ class _ObjectiveStep:
         "weight", "x_to_z", "z_to_x",
     )  # fmt: skip
 
-    def __init__(self, data_scale: float | None, weight: float, mode: int):
+    data_scale: float
+    weight: float
+    mode: int
+    scale: float
+    loss: float
+    reconstruction: float
+    total: float
+    x_to_z: float
+    z_to_x: float
+    shared_edges: int
+
+    def __init__(self, data_scale: float | None, weight: float, mode: int) -> None:
         self.data_scale = data_scale or 0.0
         self.weight = weight
         self.mode = mode

@@ -5,6 +5,8 @@ the loss terms and their exact gradients. :mod:`topoae.core.losses._autograd` wr
 them as autograd nodes.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numba import njit
 
@@ -12,7 +14,7 @@ from topoae.core.topology import _prim_tree, _tree_edges
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _distance_matrix(points):
+def _distance_matrix(points: np.ndarray) -> tuple[np.ndarray, np.floating]:
     """Euclidean distances of the rows of ``points`` (m, d), and the largest of them.
 
     Summing the direct differences (``reassoc`` lets the compiler vectorise over the
@@ -57,7 +59,7 @@ def _distance_matrix(points):
 
 
 @njit(cache=True)
-def _normalise(dist, largest, scale):
+def _normalise(dist: np.ndarray, largest: float | np.floating, scale: float | np.floating) -> None:
     """Divide ``dist`` in place by ``scale``, or by ``largest`` when ``scale <= 0``.
 
     A matrix of zeros (identical points) stays zeros.
@@ -68,7 +70,7 @@ def _normalise(dist, largest, scale):
 
 
 @njit(cache=True)
-def _normalised_distances(points, scale):
+def _normalised_distances(points: np.ndarray, scale: float | np.floating) -> np.ndarray:
     """Distances of the rows of ``points`` (m, d) over ``scale`` (``<= 0``: over the largest)."""
     out, largest = _distance_matrix(points)
     _normalise(out, largest, out.dtype.type(scale))
@@ -76,7 +78,7 @@ def _normalised_distances(points, scale):
 
 
 @njit(cache=True, inline="always")
-def _count_shared(parent_x, parent_z):
+def _count_shared(parent_x: np.ndarray, parent_z: np.ndarray) -> int:
     """Edges two spanning trees (as parent arrays) share, in O(m) without sorting.
 
     Tree Z's edge ``(parent_z[v], v)`` is in tree X exactly when X joins the two
@@ -91,7 +93,9 @@ def _count_shared(parent_x, parent_z):
 
 
 @njit(cache=True)
-def _pairs_and_overlap(dist_x, dist_z):
+def _pairs_and_overlap(
+    dist_x: np.ndarray, dist_z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Both pairings in one compiled call, and how many edges they share."""
     parent_x = _prim_tree(dist_x)
     parent_z = _prim_tree(dist_z)
@@ -100,7 +104,16 @@ def _pairs_and_overlap(dist_x, dist_z):
 
 
 @njit(cache=True, inline="always")
-def _edge_gradient(grad_latent, grad_scale, latent, i, j, r, scale, g):
+def _edge_gradient(
+    grad_latent: np.ndarray,
+    grad_scale: np.ndarray,
+    latent: np.ndarray,
+    i: int,
+    j: int,
+    r: float | np.floating,
+    scale: float | np.floating,
+    g: float | np.floating,
+) -> None:
     """Chain ``dL/d(r / scale) = g`` for the edge (i, j) of length r to latent and scale."""
     grad_scale[0] -= g * r / (scale * scale)
     if r > 0:  # coincident points: value 0 and gradient 0, as in ``_safe_sqrt``
@@ -112,7 +125,7 @@ def _edge_gradient(grad_latent, grad_scale, latent, i, j, r, scale, g):
 
 
 @njit(cache=True)
-def _latent_distance_matrix(latent):
+def _latent_distance_matrix(latent: np.ndarray) -> np.ndarray:
     """Unscaled Euclidean distances of the rows of ``latent`` (m, k), both triangles.
 
     In the input dtype and the summation order of :func:`pair_distances`, so that
@@ -133,7 +146,7 @@ def _latent_distance_matrix(latent):
 
 
 @njit(cache=True, inline="always")
-def _all_finite(array):
+def _all_finite(array: np.ndarray) -> bool:
     for value in array.ravel():
         if not np.isfinite(value):
             return False
@@ -141,7 +154,16 @@ def _all_finite(array):
 
 
 @njit(cache=True)
-def _terms_and_gradients(dist_x, r, parent_x, parent_z, latent, scale, mode, separate):
+def _terms_and_gradients(
+    dist_x: np.ndarray,
+    r: np.ndarray,
+    parent_x: np.ndarray,
+    parent_z: np.ndarray,
+    latent: np.ndarray,
+    scale: float | np.floating,
+    mode: int,
+    separate: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The loss terms over two spanning trees and their gradients.
 
     Parameters
@@ -219,7 +241,9 @@ def _terms_and_gradients(dist_x, r, parent_x, parent_z, latent, scale, mode, sep
 
 
 @njit(cache=True)
-def _latent_kernel(dist_x, latent, scale, mode):
+def _latent_kernel(
+    dist_x: np.ndarray, latent: np.ndarray, scale: float | np.floating, mode: int
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Topological loss of latent points and its exact gradient, in one compiled call.
 
     The whole topological term without a torch operation: latent distances from
@@ -264,7 +288,14 @@ def _latent_kernel(dist_x, latent, scale, mode):
 
 
 @njit(cache=True)
-def _points_kernel(points, data_scale, latent, scale, weight, mode):
+def _points_kernel(
+    points: np.ndarray,
+    data_scale: float | np.floating,
+    latent: np.ndarray,
+    scale: float | np.floating,
+    weight: float,
+    mode: int,
+) -> tuple[np.ndarray, int, np.ndarray, float | np.floating]:
     """A training step's whole topological term, from the data points and the codes.
 
     :func:`_normalised_distances` of ``points`` (exactly symmetric, so both Prims
