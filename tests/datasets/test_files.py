@@ -351,3 +351,21 @@ def test_bad_h5ad(tmp_path, files):
     one_line_error(lambda: load_file(path, labels="cell_type"), "no obs column 'cell_type'")
     one_line_error(lambda: load_file(path, use_rep="X_rep", layer="raw"), "not both")
     one_line_error(lambda: load_file(files["csv"][0], use_rep="X_pca"), ".h5ad files only")
+
+
+def test_the_your_data_page_runs(tmp_path, monkeypatch, capsys):
+    """Every ```python block of docs/your-data.md runs, and prints what its comments say."""
+    pytest.importorskip("anndata")
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "your-data.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "your-data.md", "exec"), namespace)
+        expected = re.findall(r"^print\(.*\)\s+# (.*)$", block, flags=re.M)
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == expected

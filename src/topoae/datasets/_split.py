@@ -210,13 +210,11 @@ class Rows:
         if isinstance(key, int | np.integer):
             return self[np.array([key])][0]
         rows = self.index[key]
+        if len(rows) and np.all(rows[1:] > rows[:-1]):  # a slice or sorted batch: read as is
+            return self.standardize(self.matrix.take(rows))
+        # Readers (h5py) need sorted, unique rows: read those, then restore the order asked for.
         unique, inverse = np.unique(rows, return_inverse=True)
-        values = self.standardize(self.matrix.take(unique))
-        return (
-            values
-            if len(unique) == len(rows) and np.all(inverse == np.arange(len(rows)))
-            else (values[inverse.reshape(-1)])
-        )
+        return self.standardize(self.matrix.take(unique))[inverse.reshape(-1)]
 
     def standardize(self, values: np.ndarray) -> np.ndarray:
         """Apply the standardisation to raw float64 rows; float32 out."""
