@@ -9,7 +9,7 @@ import topoae
 from topoae.errors import InputError
 
 anndata = pytest.importorskip("anndata")
-from topoae.anndata import embed  # noqa: E402
+from topoae.anndata import embed, write_embedded  # noqa: E402
 
 
 def small(n=200, d=20):
@@ -61,3 +61,17 @@ def test_embed_errors():
         embed(adata, layer="counts", max_epochs=1)
     with pytest.raises(InputError, match="AnnData"):
         embed(np.zeros((3, 3)))
+
+
+def test_write_embedded_adds_obsm_to_a_copy_of_the_file(tmp_path):
+    adata = small(50, 4)
+    adata.write_h5ad(tmp_path / "in.h5ad")
+    z = np.arange(100, dtype=np.float32).reshape(50, 2)
+    write_embedded(tmp_path / "in.h5ad", tmp_path / "out.h5ad", z, settings={"n_epochs": 3})
+    back = anndata.read_h5ad(tmp_path / "out.h5ad")
+    np.testing.assert_array_equal(back.obsm["X_topoae"], z)
+    np.testing.assert_array_equal(back.X, adata.X)
+    assert back.uns["topoae"]["n_epochs"] == 3
+    assert "X_topoae" not in anndata.read_h5ad(tmp_path / "in.h5ad").obsm
+    with pytest.raises(InputError, match="50 cells"):
+        write_embedded(tmp_path / "in.h5ad", tmp_path / "bad.h5ad", z[:10])

@@ -20,13 +20,16 @@ The embedding of a small random data set::
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from topoae.errors import InputError, MissingDependencyError
 
-__all__ = ["MAX_DENSE_BYTES", "embed"]
+__all__ = ["MAX_DENSE_BYTES", "embed", "write_embedded"]
 
 #: Largest dense copy of a sparse matrix :func:`embed` makes (the estimator trains in memory).
 MAX_DENSE_BYTES = 4 << 30
@@ -153,3 +156,61 @@ def embed(
     uns_key = key_added[2:] if key_added.startswith("X_") else key_added
     target.uns[uns_key] = _settings(estimator, rep)
     return target if copy else None
+
+
+def write_embedded(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    embedding: np.ndarray,
+    *,
+    key_added: str = "X_topoae",
+    settings: dict[str, Any] | None = None,
+) -> Path:
+    """Write a copy of the ``.h5ad`` file ``source`` with an embedding of all its cells added.
+
+    For ``topoae train`` / ``transform`` on an ``.h5ad``: the file is read into memory, the
+    embedding goes to ``obsm[key_added]`` and ``settings`` (HDF5-writable values: numbers,
+    strings, lists, dicts) to ``uns`` under the key :func:`embed` uses; ``out`` is written
+    atomically.
+
+    Parameters
+    ----------
+    source, out : path-like
+        ``out`` may equal ``source``.
+    embedding : ndarray of shape (n_obs, n_components)
+        One row per cell, in the file's order.
+    key_added : str
+    settings : dict, optional
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    anndata = _require_anndata()
+    from topoae.errors import DataFileError
+
+    try:
+        adata = anndata.read_h5ad(source)
+    except Exception as error:  # h5py and anndata raise many kinds for a damaged file
+        raise DataFileError(f"{source}: not a readable .h5ad file ({error}).") from None
+    embedding = np.asarray(embedding, dtype=np.float32)
+    if embedding.ndim != 2 or len(embedding) != adata.n_obs:
+        raise InputError(
+            f"The embedding has shape {embedding.shape}; {source} has {adata.n_obs} cells, "
+            "one row per cell is needed."
+        )
+    adata.obsm[key_added] = embedding
+    if settings is not None:
+        adata.uns[key_added[2:] if key_added.startswith("X_") else key_added] = settings
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".h5ad", dir=out.parent)
+    os.close(fd)
+    try:
+        adata.write_h5ad(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out

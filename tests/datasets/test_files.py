@@ -369,3 +369,44 @@ def test_the_your_data_page_runs(tmp_path, monkeypatch, capsys):
         expected = re.findall(r"^print\(.*\)\s+# (.*)$", block, flags=re.M)
         printed = capsys.readouterr().out.splitlines()
         assert printed == expected
+
+
+def test_streaming_statistics_over_many_blocks(files, table, monkeypatch):
+    """Blocks of 8 rows (50 of them, merged pairwise) give numpy's mean and std."""
+    x, y = table
+    monkeypatch.setattr(_split, "BLOCK_VALUES", 8 * D)
+    _, _, test, mean, std, z = expected(x, y, seed=4)
+    reference = None
+    for kind in ("csv", "npy", "parquet", "h5ad"):
+        path, options = files[kind]
+        data = load_file(path, seed=4, **options)
+        np.testing.assert_allclose(data.source.mean, mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(data.source.std, std, rtol=1e-12)
+        np.testing.assert_allclose(data.x_test, z[test], rtol=1e-6, atol=1e-6)
+        if reference is None:
+            reference = data
+        assert data.source.mean == reference.source.mean, kind
+        np.testing.assert_array_equal(np.asarray(data.x_train), np.asarray(reference.x_train))
+
+
+def test_csv_dialect_details(tmp_path):
+    text = '\ufeff"a","b"\r\n1,2\r\n\r\n3,4\r\n5,6\r\n' + "7,8\r\n" * 27
+    data = load_file(write(tmp_path / "w.csv", text), standardize=False)
+    assert data.feature_names == ("a", "b") and data.source.n_rows == 30
+    rows = np.empty((30, 2), np.float32)
+    for split in ("train", "val", "test"):
+        rows[getattr(data.source, f"{split}_index")] = getattr(data, f"x_{split}")
+    np.testing.assert_array_equal(rows[:3], [[1, 2], [3, 4], [5, 6]])
+    constant = load_file(write(tmp_path / "c.csv", "a,b\n" + "1,3\n" * 29 + "2,3\n"))
+    assert constant.source.std[1] == 1.0 and np.all(constant.x_train[:, 1] == 0)
+    no_val = load_file(tmp_path / "c.csv", validation_fraction=0)
+    assert no_val.x_val.shape == (0, 2) and no_val.source.n_train == 27
+
+
+def test_h5ad_column_major_matrix_is_refused(tmp_path, table):
+    anndata = pytest.importorskip("anndata")
+    import scipy.sparse
+
+    x, _ = table
+    anndata.AnnData(scipy.sparse.csc_matrix(x)).write_h5ad(tmp_path / "csc.h5ad")
+    one_line_error(lambda: load_file(tmp_path / "csc.h5ad"), "column-major")
