@@ -307,6 +307,12 @@ def test_bad_options_and_sizes(tmp_path, files):
     one_line_error(lambda: load_file(frac, labels="label"), "row 1 holds 0.5")
     with pytest.raises(InputError):
         load_file(path, test_fraction=0)
+    with pytest.raises(InputError, match="seed"):
+        load_file(path, seed=-1)
+    binary = tmp_path / "binary.csv"
+    np.save(tmp_path / "binary.npy", np.ones((30, 2)))
+    binary.write_bytes((tmp_path / "binary.npy").read_bytes())
+    one_line_error(lambda: load_file(binary), "not a UTF-8 text file")
 
 
 def test_bad_numpy_files(tmp_path):

@@ -259,7 +259,7 @@ def load_file(
     """
     path = _check_path(path)
     fmt = format_of(path)
-    _check_split_options(test_fraction, validation_fraction, max_test, max_val, min_train)
+    _check_split_options(seed, test_fraction, validation_fraction, max_test, max_val, min_train)
     given = None if labels is None or isinstance(labels, str | int) else labels
     table = read_table(
         path,
@@ -271,7 +271,7 @@ def load_file(
     )
     if given is not None:
         table.labels, table.label_column = given, "<array>"
-    n, d = table.matrix.shape
+    n = table.matrix.shape[0]
     fractions = dict(
         test_fraction=test_fraction,
         validation_fraction=validation_fraction,
@@ -298,11 +298,9 @@ def load_file(
         format=fmt,
         sha256=file_sha256(path) if hash_file else None,
         n_rows=n,
-        n_features=d,
+        n_features=table.matrix.shape[1],
         feature_names=table.feature_names,
-        features=None
-        if features is None
-        else [f if isinstance(f, str) else int(f) for f in features],
+        features=None if features is None else [_json_key(f) for f in features],
         label_column=table.label_column if codes is not None else None,
         label_names=None if label_names is None else list(label_names),
         use_rep=use_rep,
@@ -318,33 +316,47 @@ def load_file(
         train_index=train,
         val_index=val,
         test_index=test,
-        **{k: v for k, v in fractions.items()},
+        **fractions,
     )
-    y = codes if codes is not None else np.zeros(n, dtype=np.int64)
+    return _dataset(name or path.name, table, source, codes, lazy)
+
+
+def _json_key(feature: str | int) -> str | int:
+    return feature if isinstance(feature, str) else int(feature)
+
+
+def _dataset(name: str, table: Table, source: FileSource, codes, lazy: bool | None) -> Dataset:
+    """The :class:`Dataset` of a read table and its record."""
+    mean, scale = source.scaling()
+    y = codes if codes is not None else np.zeros(source.n_rows, dtype=np.int64)
+    x_train = Rows(table.matrix, source.train_index, mean, scale)
     lazy = table.lazy if lazy is None else lazy
-    x_train = Rows(table.matrix, train, mean, scale)
     return Dataset(
-        name=name or path.name,
+        name=name,
         x_train=x_train if lazy else np.asarray(x_train),
-        y_train=y[train],
-        x_val=np.asarray(Rows(table.matrix, val, mean, scale)),
-        y_val=y[val],
-        x_test=np.asarray(Rows(table.matrix, test, mean, scale)),
-        y_test=y[test],
+        y_train=y[source.train_index],
+        x_val=np.asarray(Rows(table.matrix, source.val_index, mean, scale)),
+        y_val=y[source.val_index],
+        x_test=np.asarray(Rows(table.matrix, source.test_index, mean, scale)),
+        y_test=y[source.test_index],
         data_scale=None,
         info={
-            "source": str(path),
-            "format": fmt,
-            "standardised": bool(standardize),
+            "source": source.path,
+            "format": source.format,
+            "standardised": source.standardize,
             **table.details,
         },
         feature_names=None if table.feature_names is None else tuple(table.feature_names),
-        label_names=label_names,
+        label_names=None if source.label_names is None else tuple(source.label_names),
         source=source,
     )
 
 
-def _check_split_options(test_fraction, validation_fraction, max_test, max_val, min_train) -> None:
+def _check_split_options(
+    seed, test_fraction, validation_fraction, max_test, max_val, min_train
+) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be an integer in [0, 2**32), got {seed!r}.")
     if not 0 < test_fraction < 1:
         raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}.")
     if not 0 <= validation_fraction < 1:
