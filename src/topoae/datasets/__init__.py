@@ -24,6 +24,7 @@ __all__ = [
     "Dataset",
     "available",
     "load",
+    "load_file",
     "make_spheres",
     "register",
     "split_validation",
@@ -48,6 +49,16 @@ class Dataset:
         by the largest distance in each batch instead (METHOD.md §3).
     info : dict
         Free-form facts about the data (source, preprocessing, ...).
+    feature_names : tuple of str or None
+        Names of the feature columns, where the source has them (users' files).
+    label_names : tuple of str or None
+        Class names: label ``k`` is ``label_names[k]`` (``None``: the labels are the classes).
+    source : FileSource or None
+        For a user's file (:func:`topoae.datasets.files.load_file`): path, hash, split indices
+        and standardisation; ``source.to_dict()`` is the record for a run folder. ``None`` for
+        the registered data sets. With it, ``x_train`` may be a lazy
+        :class:`~topoae.datasets.files.Rows` view of a memory-mapped file: index it with row
+        indices (a batch) rather than converting it whole.
     """
 
     name: str
@@ -59,6 +70,14 @@ class Dataset:
     y_test: np.ndarray
     data_scale: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] | None = None
+    label_names: tuple[str, ...] | None = None
+    source: Any = None
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether ``y_*`` are real labels (an unlabelled file gets zeros)."""
+        return self.source is None or self.source.label_column is not None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -98,23 +117,28 @@ def available() -> list[str]:
 
 
 def load(name: str, *, seed: int = 0, validation_fraction: float = 0.15, **kwargs: Any) -> Dataset:
-    """Load a registered data set with its split.
+    """Load a registered data set, or a user's file, with its split.
 
     Parameters
     ----------
-    name : str
-        One of :func:`available`.
+    name : str or path-like
+        One of :func:`available`, or the path of a file that
+        :func:`topoae.datasets.files.load_file` reads (an existing file, or any name with a
+        known extension such as ``.csv``, ``.npy``, ``.h5ad``).
     seed : int
         Seed of the validation split (the test split is fixed by the data set).
     validation_fraction : float
         Fraction of the training set held out for validation / early stopping.
     **kwargs
-        Passed to the data set's loader (e.g. ``data_dir`` for image data).
+        Passed to the data set's loader (e.g. ``data_dir`` for image data; ``labels``,
+        ``use_rep``, ... for files).
 
     Returns
     -------
     Dataset
     """
+    if str(name) not in _REGISTRY and files.is_file_dataset(name):
+        return files.load_file(name, seed=seed, validation_fraction=validation_fraction, **kwargs)
     if name not in _REGISTRY:
         raise ValueError(f"Unknown data set {name!r}; available: {', '.join(available())}.")
     if not 0.0 <= validation_fraction < 1.0:
@@ -138,6 +162,7 @@ def split_validation(
 
 
 # Importing the modules registers their data sets.
-from topoae.datasets import cifar, digits, idx  # noqa: E402, F401
+from topoae.datasets import cifar, digits, files, idx  # noqa: E402, F401
 from topoae.datasets import spheres as _spheres  # noqa: E402, F401
+from topoae.datasets.files import load_file  # noqa: E402
 from topoae.datasets.spheres import make_spheres  # noqa: E402
