@@ -6,6 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
+# Without a GPU, Triton kernels run in Triton's interpreter on CPU tensors (set before any
+# import of triton, which reads it when kernels are defined).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 # TOPOAE_TEST_THREADS lets a crowded development machine run the suite with fewer threads.
 torch.set_num_threads(int(os.environ.get("TOPOAE_TEST_THREADS", "2")))
 

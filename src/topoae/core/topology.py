@@ -242,7 +242,9 @@ def persistence_pairs(
         Edge ``(i, j)`` with ``i < j`` per row, in filtration order: sorted by
         ``(distances[i, j], i, j)``. The death time of pair ``k`` is
         ``distances[pairs[k, 0], pairs[k, 1]]``. A tensor input returns a tensor on
-        the same device.
+        the same device. On a CUDA device with Triton installed the pairs are computed
+        there (:mod:`topoae.core._device_prim`); ``check=True`` then copies the matrix to
+        the host to validate it, which waits for the device.
 
     Raises
     ------
@@ -258,6 +260,14 @@ def persistence_pairs(
     array([[0, 1],
            [1, 2]])
     """
+    if _on_accelerator(distances):
+        # Paired where it lives (a Triton kernel, same tie order): no copy to the host, and
+        # with check=False no synchronisation either.
+        from topoae.core._device_prim import device_pairs
+
+        if check:
+            _validate(distances.detach().to("cpu").numpy(), 1e-5)
+        return device_pairs(distances.detach())
     array, device = _to_numpy(distances)
     # An exactly symmetric matrix (as cdist makes) lets Prim read rows only: the
     # same pairs, faster. Unchecked input is read by its upper triangle.
@@ -271,6 +281,19 @@ def persistence_pairs(
     import torch
 
     return torch.from_numpy(pairs).to(device)
+
+
+def _on_accelerator(distances: object) -> bool:
+    """Whether ``distances`` is a CUDA tensor that the device kernel can pair."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return False
+    if not isinstance(distances, torch.Tensor) or distances.device.type != "cuda":
+        return False
+    from topoae.core._device_prim import available
+
+    return available(distances)
 
 
 def h0_deaths(distances: ArrayLike | torch.Tensor) -> np.ndarray:
