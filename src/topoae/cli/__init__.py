@@ -14,7 +14,17 @@ import sys
 from topoae import __version__
 
 #: Subcommand modules under ``topoae.cli``, in the order ``--help`` lists them.
-COMMANDS = ["train", "compare", "evaluate", "bench", "animate", "diagrams", "filtration", "report"]
+COMMANDS = [
+    "train",
+    "tune",
+    "compare",
+    "evaluate",
+    "bench",
+    "animate",
+    "diagrams",
+    "filtration",
+    "report",
+]
 
 
 class CLIError(Exception):
