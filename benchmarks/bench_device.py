@@ -44,9 +44,8 @@ def pairing_times(sizes: list[int], repeats: int) -> list[dict]:
         for _ in range(max(1, repeats // 4)):
             persistence_pairs(dist.cpu().numpy(), check=False)
         host = (time.perf_counter() - started) / max(1, repeats // 4)
-        same = bool(
-            torch.equal(device_pairs(dist).cpu(), torch.from_numpy(persistence_pairs(dist.cpu().numpy())))
-        )
+        on_host = torch.from_numpy(persistence_pairs(dist.cpu().numpy()))
+        same = bool(torch.equal(device_pairs(dist).cpu(), on_host))
         rows.append({"m": m, "device_ms": device * 1e3, "host_ms": host * 1e3, "identical": same})
     return rows
 
@@ -62,7 +61,7 @@ def host_syncs_per_step(batch_sizes: list[int], steps: int) -> list[dict]:
         optimizer = make_optimizer(model.parameters(), 1e-3)
         data = torch.randn(steps + 2, m, 101, device="cuda")
 
-        def step(batch):
+        def step(batch, model=model, optimizer=optimizer):
             loss, _ = model(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
