@@ -37,8 +37,9 @@ from topoae.core.models import (
     Autoencoder,
     TopologicallyRegularizedAutoencoder,
     build_autoencoder,
-    image_data_scale,
+
 )
+from topoae.paper import image_data_scale
 from topoae.core.training import (
     TrainConfig,
     TrainingDivergedError,
