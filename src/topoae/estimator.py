@@ -37,9 +37,7 @@ from topoae.core.models import (
     Autoencoder,
     TopologicallyRegularizedAutoencoder,
     build_autoencoder,
-
 )
-from topoae.paper import image_data_scale
 from topoae.core.training import (
     TrainConfig,
     TrainingDivergedError,
@@ -49,6 +47,7 @@ from topoae.core.training import (
     resolve_device,
     train,
 )
+from topoae.paper import image_data_scale
 
 __all__ = ["TopologicalAutoencoder", "expected_failed_checks"]
 
