@@ -104,6 +104,20 @@ def run(args: argparse.Namespace) -> int:
         f"lr={config.learning_rate:g}, batch={config.batch_size}, seed={config.seed}",
     )
 
+    _say_estimate(args, data, config)
+    progress = _progress_printer(args, config.max_epochs)
+
+    result = run_experiment(
+        data, args.model, config=config, out=out, resume=args.resume, callback=progress
+    )
+    summary = result.summary
+    print(_summary_table(summary))
+    say(args, f"wrote {out}/")
+    return 0
+
+
+def _say_estimate(args: argparse.Namespace, data, config) -> None:
+    """Print the estimated time of a full run (from a few timed steps)."""
     estimate = estimate_training_seconds(data.x_train, data.x_val, config)
     say(
         args,
@@ -113,8 +127,12 @@ def run(args: argparse.Namespace) -> int:
         "epochs counted, early stopping usually ends sooner)",
     )
 
+
+def _progress_printer(args: argparse.Namespace, max_epochs: int):
+    """The training callback: one line per epoch with the losses."""
+
     def progress(record: dict) -> None:
-        parts = [f"epoch {record['epoch']:3d}/{config.max_epochs}"]
+        parts = [f"epoch {record['epoch']:3d}/{max_epochs}"]
         parts.append(f"loss {record['train_loss']:.4f}")
         if "train_topological" in record:
             reconstruction, topological = (
@@ -126,10 +144,4 @@ def run(args: argparse.Namespace) -> int:
         parts.append(f"{record['seconds']:.1f}s")
         say(args, "  ".join(parts))
 
-    result = run_experiment(
-        data, args.model, config=config, out=out, resume=args.resume, callback=progress
-    )
-    summary = result.summary
-    print(_summary_table(summary))
-    say(args, f"wrote {out}/")
-    return 0
+    return progress

@@ -231,7 +231,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 flat = X.reshape(len(X), -1).astype(np.float64)
                 out = ((flat - self.mean_) / self.scale_).astype(np.float32).reshape(X.shape)
         if not np.isfinite(out).all():
-            raise ValueError(
+            raise InputError(
                 "X holds values beyond float32's range (about 3.4e38), in which the network "
                 "computes; rescale the data or use standardize=True."
             )
@@ -271,7 +271,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         for stale in ("model_", "_n_features_out"):  # a failed refit must not look fitted
             vars(self).pop(stale, None)
-        params = self._check_params()
+        params = check_params(self)
         fraction = float(self.validation_fraction)
         min_samples = 4 if fraction > 0 else 2  # two to train on, two to validate on
         X = validate_X(self, X, reset=True, min_samples=min_samples)
@@ -312,9 +312,6 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.stopped_early_ = bool(result.stopped_early)
         self.model_ = result.model
         return self
-
-    def _check_params(self) -> dict[str, Any]:
-        return check_params(self)
 
     def _fit_preprocessing(self, X: np.ndarray, standardize: bool) -> np.ndarray:
         """Fit ``mean_``, ``scale_`` and ``input_shape_``; return the model-space data."""
@@ -444,7 +441,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             input_name="X",
         )
         if Z.shape[1] != self.n_components_:
-            raise ValueError(
+            raise InputError(
                 f"X has {Z.shape[1]} columns, but the latent space has "
                 f"{self.n_components_} dimensions; pass codes of shape (n, {self.n_components_})."
             )
@@ -521,9 +518,11 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ------
         FileNotFoundError
             If ``path`` does not exist.
-        ValueError
+        topoae.errors.DataFileError
             If the file is damaged, truncated, not written by :meth:`save`, or by a newer
-            topoae; or the custom modules do not match.
+            topoae.
+        topoae.errors.InputError
+            If the custom modules are missing or do not match.
         """
         return read_estimator(cls, path, device=device, architecture=architecture)
 
