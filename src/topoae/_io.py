@@ -43,18 +43,40 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data of ``value``: the one sanitiser of topoae's JSON files.
+
+    NumPy scalars become Python numbers, arrays and tuples lists, paths and
+    ``torch.device`` values strings, and dictionary keys strings; floats stay as they are
+    (``json`` writes NaN as ``NaN``). Anything else must already be JSON data.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple | list):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, os.PathLike) or _is_device(value):
+        return str(value)
+    return value
+
+
+def _is_device(value: Any) -> bool:
+    # torch.device without importing torch (this module stays light).
+    return type(value).__name__ == "device" and type(value).__module__.startswith("torch")
+
+
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")
+    converted = to_jsonable(obj)
+    if converted is obj:
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")
+    return converted
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays allowed)."""
+    """Write ``obj`` as indented JSON atomically (see :func:`to_jsonable` for what may be in it)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 

@@ -364,11 +364,11 @@ def make_baseline(
     Baseline
         Unfitted.
     """
-    from topoae.paper import get_preset
+    from topoae.paper import preset_for_dataset
 
     if name not in BASELINES:
         raise ValueError(f"Unknown baseline {name!r}; choose one of {', '.join(BASELINES)}.")
-    params = dict(get_preset(dataset).baselines.get(name, {}))
+    params = dict(preset_for_dataset(dataset).baselines.get(name, {}))
     params.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return BASELINES[name](random_state=random_state, **params)

@@ -4,13 +4,17 @@ Hyperparameters per data set (METHOD.md §5-§6) were found by the authors with 
 trials minimising validation KL_0.1. They are the defaults of ``topoae train``, ``topoae
 compare``, :class:`~topoae.core.training.TrainConfig`, the estimator and the baselines.
 
-This module is a leaf: it imports nothing from topoae, so every layer may use it.
+This module is a leaf: it imports only :mod:`topoae.errors`, so every layer may use it.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from topoae.errors import InputError
 
 #: The five repetition seeds of the paper's evaluation.
 PAPER_SEEDS: tuple[int, ...] = (249040430, 621965744, 771860110, 775293950, 700134501)
@@ -127,17 +131,52 @@ PRESETS: dict[str, DatasetPreset] = {
 }
 
 #: Fallback for data sets the paper did not use: Spheres' model settings, library defaults
-#: for the baselines.
+#: for the baselines. Chosen by name (``"generic"``) or by :func:`preset_for_dataset`.
 GENERIC = DatasetPreset(
     architecture="mlp",
     models=dict(PRESETS["spheres"].models),
     baselines={"pca": {}, "isomap": {}, "tsne": {}, "umap": {}},
 )
 
+#: Model variants of the paper: the non-linear TopoAE, the vanilla AE, the linear TopoAE.
+MODEL_VARIANTS: tuple[str, ...] = ("topoae", "ae", "linear-topoae")
 
-def get_preset(dataset: str) -> DatasetPreset:
-    """Return the paper's settings for ``dataset`` (or :data:`GENERIC`)."""
-    return PRESETS.get(dataset, GENERIC)
+#: The paper's TopoAE settings for Spheres: the defaults of ``TrainConfig`` and the estimator.
+SPHERES_TOPOAE: ModelPreset = PRESETS["spheres"].models["topoae"]
+
+
+def get_preset(name: str) -> DatasetPreset:
+    """Return the settings called ``name``: a data set of :data:`PRESETS` or ``"generic"``.
+
+    Raises
+    ------
+    topoae.errors.InputError
+        For any other name; the message lists the known ones.
+    """
+    if name == "generic":
+        return GENERIC
+    if name not in PRESETS:
+        known = ", ".join([*PRESETS, "generic"])
+        raise InputError(f"Unknown preset {name!r}; choose one of {known}.")
+    return PRESETS[name]
+
+
+def preset_for_dataset(dataset: str) -> DatasetPreset:
+    """The paper's settings for ``dataset``, or :data:`GENERIC` for one the paper never saw.
+
+    :data:`GENERIC` trains with Spheres' model settings (the paper's only tabular data) and
+    gives the baselines their libraries' defaults: a start, not a tuned choice.
+    """
+    return get_preset(dataset if dataset in PRESETS else "generic")
+
+
+def image_data_scale(input_shape: Sequence[int]) -> float:
+    """Largest possible distance between two images in [-1, 1]: ``sqrt(4 · C · H · W)``.
+
+    The paper's fixed normaliser of data-space distances for images: 56 for 28×28 grey
+    images, about 110.85 for 32×32×3 (METHOD.md §3).
+    """
+    return math.sqrt(4 * math.prod(input_shape))
 
 
 #: Display names; also the order of the paper's Table 1.

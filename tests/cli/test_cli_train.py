@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from topoae.cli import main
-from topoae.core.training import embed
+from topoae.core.evaluation import embed
 from topoae.runs import load_run, load_run_model
 
 

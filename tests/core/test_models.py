@@ -15,8 +15,8 @@ from topoae.core.models import (
     MLPAutoencoder,
     TopologicallyRegularizedAutoencoder,
     build_autoencoder,
-    image_data_scale,
 )
+from topoae.paper import image_data_scale
 
 
 def layer_types(module):
@@ -113,7 +113,7 @@ def test_invalid_settings():
 
 def _general_path(monkeypatch):
     # Force the device-independent path (data distances + from_latent + add).
-    monkeypatch.setattr("topoae.core.models._fits_regularized_objective", lambda *_: False)
+    monkeypatch.setattr("topoae.core.models.fits_regularized_objective", lambda *_: False)
 
 
 @pytest.mark.parametrize("mode", ["symmetric", "x_to_z", "z_to_x", "signature"])

@@ -84,10 +84,10 @@ def test_best_weights_are_restored(small_spheres):
     best = min(result.history, key=lambda r: r["val_loss"])
     assert result.best_epoch == best["epoch"]
     # Recompute the validation loss of the returned model: it is the best epoch's.
-    from topoae.core.training import _validation_loss
+    from topoae.core.training import validation_loss
 
     result.model.eval()
-    val = _validation_loss(result.model, torch.as_tensor(x_val), 16)
+    val = validation_loss(result.model, torch.as_tensor(x_val), 16)
     assert val["loss"] == pytest.approx(best["val_loss"], rel=1e-5)
 
 
@@ -200,3 +200,28 @@ def test_optimizer_is_fused_adam_with_the_same_update():
     # Complex parameters have no fused kernel: the default Adam is used instead.
     complex_weight = torch.nn.Parameter(torch.ones(2, dtype=torch.complex64))
     assert not make_optimizer([complex_weight], 1e-3).defaults["fused"]
+
+
+def test_checkpoint_loads_with_weights_only(small_spheres, tmp_path):
+    """The checkpoint holds plain tensors and containers: no pickled objects to run."""
+    x_train, x_val, _ = small_spheres
+    checkpoint = tmp_path / "checkpoint.pt"
+    cfg = config(max_epochs=2, snapshot_every=5)
+    result = train(x_train, x_val, cfg, checkpoint_path=checkpoint, snapshot_data=x_val[:10])
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert state["epoch"] == 2 and state["finished"] and state["config"] == cfg.to_dict()
+    assert state["generator"].dtype == torch.uint8
+    assert len(state["snapshots"]) == len(result.snapshots) > 1
+    for saved, kept in zip(state["snapshots"], result.snapshots, strict=True):
+        np.testing.assert_array_equal(saved["latent"].numpy(), kept["latent"])
+    assert state_equal(state["best_state"], result.model.state_dict())
+
+
+def test_damaged_checkpoint_is_a_clear_error(small_spheres, tmp_path):
+    from topoae.errors import DataFileError
+
+    x_train, x_val, _ = small_spheres
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataFileError, match="Delete it to start over"):
+        train(x_train, x_val, config(), checkpoint_path=checkpoint, resume=True)

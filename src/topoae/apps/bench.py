@@ -37,10 +37,10 @@ from topoae.core.models import (
     DeepAutoencoder,
     MLPAutoencoder,
     TopologicallyRegularizedAutoencoder,
-    image_data_scale,
 )
 from topoae.core.topology import persistence_pairs
 from topoae.core.training import make_optimizer
+from topoae.paper import PRESETS, image_data_scale
 
 __all__ = [
     "PEERS",
@@ -55,10 +55,11 @@ __all__ = [
 #: Step variants, in table order.
 PEERS = ("ae", "topoae", "union_find", "torch_topological")
 
-#: The paper's Spheres TopoAE settings (METHOD.md §6).
-SPHERES_LAM, SPHERES_LR, SPHERES_BATCH = 0.43358, 2.7268e-4, 28
+_SPHERES, _MNIST = PRESETS["spheres"].models["topoae"], PRESETS["mnist"].models["topoae"]
+#: The paper's Spheres TopoAE settings (METHOD.md §6), from :mod:`topoae.paper`.
+SPHERES_LAM, SPHERES_LR, SPHERES_BATCH = _SPHERES.lam, _SPHERES.learning_rate, _SPHERES.batch_size
 #: The paper's MNIST TopoAE settings.
-MNIST_LAM, MNIST_LR, MNIST_BATCH = 0.50030, 1.5323e-4, 126
+MNIST_LAM, MNIST_LR, MNIST_BATCH = _MNIST.lam, _MNIST.learning_rate, _MNIST.batch_size
 
 
 @dataclass

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
-
-import numpy as np
 
 from topoae.cli import CLIError
 from topoae.cli._common import (
@@ -22,8 +19,8 @@ from topoae.cli._common import (
     say,
 )
 from topoae.core.losses import MATCH_MODES
-from topoae.core.training import MODEL_VARIANTS, embed, paper_config, reconstruct, train
-from topoae.runs import save_run
+from topoae.paper import MODEL_VARIANTS
+from topoae.runs import experiment_config, run_experiment
 
 
 def add_parser(subparsers) -> None:
@@ -84,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
         checkpoint.unlink()
     if args.snapshot_every < 0:
         raise CLIError("--snapshot-every must be >= 0.")
+    if args.model == "ae" and args.lam:
+        raise CLIError("--model ae trains without the topological term; drop --lam.")
     data = load_dataset(args, seed=args.seed)
     overrides = {
-        "lam": 0.0 if args.model == "ae" else args.lam,
+        "lam": args.lam,
         "learning_rate": args.lr,
         "batch_size": args.batch_size,
         "max_epochs": args.epochs,
@@ -96,11 +95,8 @@ def run(args: argparse.Namespace) -> int:
         "match_edges": args.match_edges,
         "train_on_validation": args.train_on_validation,
         "snapshot_every": args.snapshot_every,
-        "data_scale": data.data_scale,
     }
-    if args.model == "ae" and args.lam:
-        raise CLIError("--model ae trains without the topological term; drop --lam.")
-    config = paper_config(args.dataset, args.model, **overrides)
+    config = experiment_config(data, args.model, overrides=overrides)
     say(args, f"{data.summary()}")
     say(
         args,
@@ -108,6 +104,20 @@ def run(args: argparse.Namespace) -> int:
         f"lr={config.learning_rate:g}, batch={config.batch_size}, seed={config.seed}",
     )
 
+    _say_estimate(args, data, config)
+    progress = _progress_printer(args, config.max_epochs)
+
+    result = run_experiment(
+        data, args.model, config=config, out=out, resume=args.resume, callback=progress
+    )
+    summary = result.summary
+    print(_summary_table(summary))
+    say(args, f"wrote {out}/")
+    return 0
+
+
+def _say_estimate(args: argparse.Namespace, data, config) -> None:
+    """Print the estimated time of a full run (from a few timed steps)."""
     estimate = estimate_training_seconds(data.x_train, data.x_val, config)
     say(
         args,
@@ -117,13 +127,12 @@ def run(args: argparse.Namespace) -> int:
         "epochs counted, early stopping usually ends sooner)",
     )
 
-    snapshot_x = snapshot_y = None
-    if args.snapshot_every:
-        chosen = np.random.RandomState(0).permutation(len(data.x_test))[:1000]
-        snapshot_x, snapshot_y = data.x_test[np.sort(chosen)], data.y_test[np.sort(chosen)]
+
+def _progress_printer(args: argparse.Namespace, max_epochs: int):
+    """The training callback: one line per epoch with the losses."""
 
     def progress(record: dict) -> None:
-        parts = [f"epoch {record['epoch']:3d}/{config.max_epochs}"]
+        parts = [f"epoch {record['epoch']:3d}/{max_epochs}"]
         parts.append(f"loss {record['train_loss']:.4f}")
         if "train_topological" in record:
             reconstruction, topological = (
@@ -135,54 +144,4 @@ def run(args: argparse.Namespace) -> int:
         parts.append(f"{record['seconds']:.1f}s")
         say(args, "  ".join(parts))
 
-    started = time.perf_counter()
-    result = train(
-        data.x_train,
-        data.x_val,
-        config,
-        checkpoint_path=checkpoint,
-        resume=args.resume,
-        callback=progress,
-        snapshot_data=snapshot_x,
-    )
-    seconds = time.perf_counter() - started
-    latent = embed(result.model, data.x_test)
-    test_mse = float(np.mean((reconstruct(result.model, data.x_test) - data.x_test) ** 2))
-    summary = {
-        "dataset": args.dataset,
-        "model": args.model,
-        "epochs": len(result.history),
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "stopped_early": result.stopped_early,
-        "test_reconstruction_mse": test_mse,
-        "train_seconds": seconds,
-    }
-    summary.update(_measures(data.x_test, latent))
-    save_run(
-        out,
-        meta={"dataset": args.dataset, "model": args.model},
-        config=config,
-        model=result.model,
-        history=result.history,
-        latent_test=latent,
-        labels_test=data.y_test,
-        summary=summary,
-        snapshots=result.snapshots,
-        snapshot_labels=snapshot_y,
-    )
-    print(_summary_table(summary))
-    say(args, f"wrote {out}/")
-    return 0
-
-
-def _measures(x_test: np.ndarray, latent: np.ndarray) -> dict[str, float]:
-    """The headline quality measures of the test embedding (when the metrics module exists)."""
-    try:
-        from topoae.metrics import evaluate, usable_ks
-    except ImportError:
-        return {}
-    # Only the KL values are reported; small --test-size sets cannot take the paper's k up to 200.
-    ks = usable_ks(len(x_test))
-    values = evaluate(x_test.reshape(len(x_test), -1), latent, ks=ks)
-    return {key: float(values[key]) for key in ("kl_0.01", "kl_0.1", "kl_1") if key in values}
+    return progress

@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topoae.core.losses import MATCH_MODES, TopologicalLossTerms, TopologicalSignatureLoss
-from topoae.core.losses._autograd import (
-    _fits_regularized_objective,
-    _ObjectiveStep,
-    _RegularizedObjective,
+from topoae.core.losses import (
+    TopologicalLossTerms,
+    TopologicalSignatureLoss,
+    fits_regularized_objective,
+    normalised_distances,
+    regularized_objective,
 )
-from topoae.core.losses._kernels import _normalised_distances
 
 __all__ = [
     "ARCHITECTURES",
@@ -27,7 +27,6 @@ __all__ = [
     "MLPAutoencoder",
     "TopologicallyRegularizedAutoencoder",
     "build_autoencoder",
-    "image_data_scale",
 ]
 
 
@@ -177,14 +176,6 @@ def build_autoencoder(
     return ARCHITECTURES[architecture](input_shape, **kwargs)
 
 
-def image_data_scale(input_shape: Sequence[int]) -> float:
-    """Largest possible distance between two images in [-1, 1]: ``sqrt(4 · C · H · W)``.
-
-    56 for 28×28 grey images, about 110.85 for 32×32×3 (METHOD.md §3).
-    """
-    return math.sqrt(4 * math.prod(input_shape))
-
-
 class TopologicallyRegularizedAutoencoder(nn.Module):
     """An autoencoder trained with ``MSE(x, x̂) + λ · L_topo / m`` (METHOD.md §3).
 
@@ -199,7 +190,7 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         Mode of :class:`~topoae.core.losses.TopologicalSignatureLoss`.
     data_scale : float or None
         Data-space distances are divided by this constant (images in [-1, 1]:
-        :func:`image_data_scale`); ``None`` divides by the batch's largest distance.
+        :func:`topoae.paper.image_data_scale`); ``None`` divides by the batch's largest distance.
 
     Attributes
     ----------
@@ -243,7 +234,7 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
                 # A compiled loop (no torch dispatch); from_numpy shares its memory.
                 points = np.ascontiguousarray(flat.numpy())
                 scale = points.dtype.type(self.data_scale or 0)  # 0: the batch's largest
-                return torch.from_numpy(_normalised_distances(points, scale))
+                return torch.from_numpy(normalised_distances(points, scale))
             dist = torch.cdist(flat, flat)
             if self.data_scale is not None:
                 return dist / self.data_scale
@@ -271,13 +262,18 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             value = reconstruction.item()
             return reconstruction, {"loss": value, "reconstruction": value}
         m = x.shape[0]
-        if _fits_regularized_objective(x, z):
+        if fits_regularized_objective(x, z):
             # The CPU path: the whole topological term and its sum with the MSE in one
             # compiled call behind one autograd node; its parts come back as floats.
-            step = _ObjectiveStep(
-                self.data_scale, self.lam / m, MATCH_MODES.index(self.topo_loss.match_edges)
+            loss, step = regularized_objective(
+                reconstruction,
+                z,
+                self.latent_norm,
+                x,
+                data_scale=self.data_scale,
+                weight=self.lam / m,
+                mode=self.topo_loss.match_edges,
             )
-            loss = _RegularizedObjective.apply(reconstruction, z, self.latent_norm, x, step)
             values = (step.loss, step.reconstruction, step.total, step.x_to_z, step.z_to_x)
             shared, latent_norm = step.shared_edges, step.scale
         else:

@@ -28,6 +28,7 @@ __all__ = [
     "make_spheres",
     "register",
     "split_validation",
+    "validation_indices",
 ]
 
 
@@ -146,18 +147,33 @@ def load(name: str, *, seed: int = 0, validation_fraction: float = 0.15, **kwarg
     return _REGISTRY[name](seed=seed, validation_fraction=validation_fraction, **kwargs)
 
 
+def validation_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The one validation-split rule of topoae (data sets and the estimator).
+
+    A random permutation of ``range(n)`` from ``np.random.RandomState(seed)``; its first
+    ``max(2, round(fraction * n))`` entries validate (none when ``fraction == 0``), the rest
+    train. At least 2, because a validation loss needs a pair of samples.
+
+    Returns
+    -------
+    train, val : ndarray of int
+        Indices, in permutation order.
+    """
+    n_val = max(2, round(fraction * n)) if fraction > 0 else 0
+    order = np.random.RandomState(seed).permutation(n)
+    return order[n_val:], order[:n_val]
+
+
 def split_validation(
     x: np.ndarray, y: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hold out ``round(fraction * n)`` random samples for validation.
+    """Hold out a random ``fraction`` of the samples for validation (:func:`validation_indices`).
 
     Returns
     -------
     x_train, y_train, x_val, y_val
     """
-    n_val = round(fraction * len(x))
-    order = np.random.RandomState(seed).permutation(len(x))
-    val, train = order[:n_val], order[n_val:]
+    train, val = validation_indices(len(x), fraction, seed)
     return x[train], y[train], x[val], y[val]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from topoae.datasets import _REGISTRY, Dataset, split_validation
+from topoae.paper import image_data_scale
 
 __all__ = ["SUBSAMPLE_SEED", "accepts_option", "image_dataset", "scale_pixels", "subsample"]
 
@@ -123,8 +124,6 @@ def image_dataset(
         Images of shape ``(n, C, H, W)``, float32 in [-1, 1]; labels int64;
         ``data_scale = sqrt(4 · C · H · W)``.
     """
-    from topoae.core.models import image_data_scale  # imports torch: only when images are loaded
-
     (x_train, y_train), (x_test, y_test) = train, test
     if x_train.ndim != 4 or x_train.shape[1:] != x_test.shape[1:]:
         raise ValueError(

@@ -14,16 +14,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from topoae.core.losses._autograd import _LatentTopologicalLoss
-from topoae.core.losses._kernels import _pairs_and_overlap
+from topoae.core.losses._autograd import (
+    _fits_regularized_objective,
+    _LatentTopologicalLoss,
+    _ObjectiveStep,
+    _RegularizedObjective,
+)
+from topoae.core.losses._kernels import _normalised_distances, _pairs_and_overlap
 from topoae.core.topology import check_distance_matrix
 
 __all__ = [
     "MATCH_MODES",
     "TopologicalLossTerms",
     "TopologicalSignatureLoss",
+    "fits_regularized_objective",
+    "normalised_distances",
     "pair_distances",
     "pairwise_distances",
+    "regularized_objective",
 ]
 
 #: ``symmetric``: both directions (the paper's final choice); ``x_to_z`` / ``z_to_x``: one
@@ -87,6 +95,81 @@ def pair_distances(points: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """
     diff = points[pairs[:, 0]] - points[pairs[:, 1]]
     return _safe_sqrt(diff.pow(2).sum(-1))
+
+
+def normalised_distances(points: np.ndarray, scale: float) -> np.ndarray:
+    """Data-space distances ``A^X`` of a batch divided by ``scale``, by the compiled kernel.
+
+    Parameters
+    ----------
+    points : ndarray of shape (m, d), float32 or float64, C-contiguous
+    scale : float
+        Fixed normaliser (e.g. :func:`topoae.paper.image_data_scale`); ``<= 0`` divides by
+        the batch's largest distance instead (a batch of identical points stays all zeros).
+
+    Returns
+    -------
+    ndarray of shape (m, m), the dtype of ``points``
+    """
+    return _normalised_distances(points, scale)
+
+
+def fits_regularized_objective(points: torch.Tensor, latent: torch.Tensor) -> bool:
+    """Whether :func:`regularized_objective` can take this batch (CPU, one float dtype).
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (m, ...)
+        The batch in data space.
+    latent : torch.Tensor of shape (m, k)
+        Its latent codes.
+    """
+    return _fits_regularized_objective(points, latent)
+
+
+def regularized_objective(
+    reconstruction: torch.Tensor,
+    latent: torch.Tensor,
+    latent_norm: torch.Tensor,
+    points: torch.Tensor,
+    *,
+    data_scale: float | None,
+    weight: float,
+    mode: str,
+) -> tuple[torch.Tensor, _ObjectiveStep]:
+    """``reconstruction + weight · L_topo`` of a CPU batch as one autograd node (the fast path).
+
+    One compiled call computes the data and latent distances, both spanning trees, the
+    terms and their gradient, so a training step adds a single node to the graph. Use only
+    where :func:`fits_regularized_objective` holds.
+
+    Parameters
+    ----------
+    reconstruction : torch.Tensor, scalar
+        The batch's reconstruction loss (its gradient passes through unchanged).
+    latent : torch.Tensor of shape (m, k)
+    latent_norm : torch.Tensor holding one value
+        Latent distances are divided by it (the model's learnable scale).
+    points : torch.Tensor of shape (m, ...)
+        The batch in data space (a constant).
+    data_scale : float or None
+        Fixed data-distance normaliser; ``None`` divides by the batch's largest distance.
+    weight : float
+        ``λ / m``.
+    mode : str
+        One of :data:`MATCH_MODES`.
+
+    Returns
+    -------
+    loss : torch.Tensor, scalar
+    parts : object
+        Python floats of the parts: ``loss``, ``reconstruction``, ``total`` (``L_topo``,
+        unweighted), ``x_to_z``, ``z_to_x``, ``shared_edges`` (int) and ``scale`` (the
+        value of ``latent_norm``).
+    """
+    step = _ObjectiveStep(data_scale, weight, MATCH_MODES.index(mode))
+    loss = _RegularizedObjective.apply(reconstruction, latent, latent_norm, points, step)
+    return loss, step
 
 
 def _safe_sqrt(squared: torch.Tensor) -> torch.Tensor:

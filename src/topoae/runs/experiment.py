@@ -1,0 +1,302 @@
+"""The one path from a data set to a finished run: config, training, test outputs, files.
+
+``topoae train`` and ``topoae compare`` call :func:`run_experiment`; the estimator, which
+trains on in-memory data and writes no run folder, calls its training part
+:func:`fit_model`. Nothing else repeats the sequence::
+
+    config  = the paper's preset for the data set + overrides   (experiment_config)
+    result  = seeded model, trained with early stopping         (fit_model)
+    latent  = embedding of the test split, x_hat its reconstruction
+    summary = epochs, losses, test MSE, measures of the test embedding
+    files   = the run folder                                    (topoae.runs.folder.save_run)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from topoae.core.evaluation import embed, reconstruct
+from topoae.core.models import Autoencoder, TopologicallyRegularizedAutoencoder
+from topoae.core.training import TrainConfig, TrainResult, build_model, paper_config, train
+from topoae.datasets import Dataset
+from topoae.errors import InputError
+from topoae.paper import get_preset
+from topoae.runs.folder import save_run
+
+__all__ = [
+    "KL_KEYS",
+    "ExperimentResult",
+    "experiment_config",
+    "fit_model",
+    "kl_measures",
+    "run_experiment",
+    "snapshot_subset",
+]
+
+#: Measures that :func:`run_experiment` puts in the summary by default.
+KL_KEYS: tuple[str, ...] = ("kl_0.01", "kl_0.1", "kl_1")
+
+#: ``measures(x_test_flat, latent, x_hat_flat) -> dict of str to float``.
+Measures = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, Any]]
+
+
+@dataclass
+class ExperimentResult:
+    """A finished experiment.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    training : TrainResult
+        The trained model (best weights, eval mode), history, snapshots.
+    latent : ndarray of shape (n_test, latent_dim), float32
+        Embedding of the test split.
+    x_hat : ndarray of the shape of ``data.x_test``, float32
+        Reconstruction of the test split.
+    measures : dict
+        What the ``measures`` function returned (empty without one).
+    summary : dict
+        Written to ``summary.json``: ``dataset``, ``model``, ``epochs``, ``best_epoch``,
+        ``best_val_loss``, ``stopped_early``, ``test_reconstruction_mse``,
+        ``train_seconds``, then the chosen measures.
+    seconds : dict of str to float
+        ``fit``, ``embed`` (test embedding and reconstruction) and ``measures``.
+    out : Path or None
+        The run folder written.
+    """
+
+    config: TrainConfig
+    training: TrainResult
+    latent: np.ndarray
+    x_hat: np.ndarray
+    measures: dict[str, Any]
+    summary: dict[str, Any]
+    seconds: dict[str, float]
+    out: Path | None = field(default=None)
+
+    @property
+    def model(self) -> TopologicallyRegularizedAutoencoder:
+        """The trained model."""
+        return self.training.model
+
+
+def experiment_config(
+    data: Dataset,
+    model: str = "topoae",
+    *,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """The paper's settings for ``model`` on ``data`` (or on ``preset``), with ``overrides``.
+
+    Parameters
+    ----------
+    data : Dataset
+        Gives the preset when ``preset`` is ``None`` (:func:`topoae.paper.preset_for_dataset`:
+        a data set the paper did not use gets the generic one) and the ``data_scale``.
+    model : {"topoae", "ae", "linear-topoae"}
+    preset : str, optional
+        A name of :func:`topoae.paper.get_preset`; an unknown one is an error.
+    overrides : dict, optional
+        :class:`TrainConfig` fields; ``None`` values are ignored. The vanilla ``"ae"``
+        always has ``lam = 0``.
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    topoae.errors.InputError
+        For an unknown model or preset, a non-zero ``lam`` for ``"ae"``, or bad settings.
+    """
+    if preset is not None:
+        get_preset(preset)  # an unknown name is an error, not the generic fallback
+    values: dict[str, Any] = {"data_scale": data.data_scale}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if model == "ae":
+        if values.get("lam", 0) != 0:
+            raise InputError(
+                "The vanilla autoencoder trains without the topological term; drop lam."
+            )
+        values["lam"] = 0.0
+    return paper_config(preset or data.name, model, **values)
+
+
+def fit_model(
+    config: TrainConfig,
+    x_train,
+    x_val,
+    *,
+    autoencoder: Autoencoder | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, float]], None] | None = None,
+    snapshot_data=None,
+) -> TrainResult:
+    """Build the seeded model (:func:`~topoae.core.training.build_model`) and train it.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    x_train, x_val : array-like of shape (n, *input_shape)
+    autoencoder : Autoencoder, optional
+        A custom encoder / decoder to wrap instead of the built-in ``config.architecture``.
+    checkpoint : path, optional
+        Checkpoint file, written after every epoch.
+    resume : bool
+        Continue from ``checkpoint`` when it exists.
+    callback : callable, optional
+        Called with each epoch's history record.
+    snapshot_data : array-like of shape (s, *input_shape), optional
+        Embedded every ``config.snapshot_every`` steps.
+
+    Returns
+    -------
+    TrainResult
+    """
+    model = build_model(config, tuple(x_train.shape[1:]), autoencoder=autoencoder)
+    return train(
+        x_train,
+        x_val,
+        config,
+        model=model,
+        checkpoint_path=checkpoint,
+        resume=resume,
+        callback=callback,
+        snapshot_data=snapshot_data,
+    )
+
+
+def snapshot_subset(data: Dataset, size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed test subset whose codes are stored during training: ``(x, y)``.
+
+    Up to ``size`` test samples drawn with seed 0 (the same for every run), in their order.
+    """
+    chosen = np.sort(np.random.RandomState(0).permutation(len(data.x_test))[:size])
+    return data.x_test[chosen], data.y_test[chosen]
+
+
+def kl_measures(x_test: np.ndarray, latent: np.ndarray, x_hat: np.ndarray) -> dict[str, float]:
+    """KL_0.01, KL_0.1, KL_1 of the test embedding (the default measures of a run).
+
+    The neighbourhood sizes are those a test set of this size allows
+    (:func:`topoae.metrics.usable_ks`), so a small test split still gets its KL values.
+    """
+    from topoae.metrics import evaluate, usable_ks
+
+    values = evaluate(x_test, latent, ks=usable_ks(len(x_test)))
+    return {key: float(values[key]) for key in KL_KEYS if key in values}
+
+
+def run_experiment(
+    data: Dataset,
+    model: str = "topoae",
+    *,
+    overrides: dict[str, Any] | None = None,
+    preset: str | None = None,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, float]], None] | None = None,
+    meta: dict[str, Any] | None = None,
+    measures: Measures | None = kl_measures,
+    summary_measures: Collection[str] = KL_KEYS,
+) -> ExperimentResult:
+    """Train ``model`` on ``data`` and finish the run: test embedding, summary, run folder.
+
+    Parameters
+    ----------
+    data : Dataset
+    model : {"topoae", "ae", "linear-topoae"}
+    overrides, preset
+        See :func:`experiment_config`; ``snapshot_every > 0`` stores the codes of
+        :func:`snapshot_subset` during training.
+    config : TrainConfig, optional
+        A configuration already built by :func:`experiment_config` (then ``overrides``
+        and ``preset`` must be left out).
+    out : path, optional
+        Run folder: ``checkpoint.pt`` during training, then every file of
+        :func:`topoae.runs.folder.save_run`. ``None`` writes nothing.
+    resume : bool
+        Continue from ``out/checkpoint.pt`` when it exists.
+    callback : callable, optional
+        Called with each epoch's history record.
+    meta : dict, optional
+        Extra entries of ``config.json`` (besides ``dataset`` and ``model``).
+    measures : callable or None
+        ``measures(x_test_flat, latent, x_hat_flat) -> dict`` of the test embedding;
+        :func:`kl_measures` by default.
+    summary_measures : collection of str
+        Which of the measures go into the summary (those present).
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    if config is None:
+        config = experiment_config(data, model, preset=preset, overrides=overrides)
+    elif overrides is not None or preset is not None:
+        raise InputError("Pass either config or overrides / preset to run_experiment, not both.")
+    out = Path(out) if out is not None else None
+    snapshot_x = snapshot_y = None
+    if config.snapshot_every:
+        snapshot_x, snapshot_y = snapshot_subset(data)
+    started = time.perf_counter()
+    training = fit_model(
+        config,
+        data.x_train,
+        data.x_val,
+        checkpoint=out / "checkpoint.pt" if out is not None else None,
+        resume=resume,
+        callback=callback,
+        snapshot_data=snapshot_x,
+    )
+    fit_seconds = time.perf_counter() - started
+    latent = embed(training.model, data.x_test)
+    x_hat = reconstruct(training.model, data.x_test)
+    embed_seconds = time.perf_counter() - started - fit_seconds
+    flat_test, flat_hat = (a.reshape(len(a), -1) for a in (data.x_test, x_hat))
+    values = dict(measures(flat_test, latent, flat_hat)) if measures is not None else {}
+    seconds = {
+        "fit": fit_seconds,
+        "embed": embed_seconds,
+        "measures": time.perf_counter() - started - fit_seconds - embed_seconds,
+    }
+    summary = _summary(data, model, training, x_hat, fit_seconds)
+    summary.update({k: float(values[k]) for k in summary_measures if k in values})
+    if out is not None:
+        save_run(
+            out,
+            meta={"dataset": data.name, "model": model, **(meta or {})},
+            config=config,
+            model=training.model,
+            history=training.history,
+            latent_test=latent,
+            labels_test=data.y_test,
+            summary=summary,
+            snapshots=training.snapshots,
+            snapshot_labels=snapshot_y,
+        )
+    return ExperimentResult(config, training, latent, x_hat, values, summary, seconds, out)
+
+
+def _summary(
+    data: Dataset, model: str, training: TrainResult, x_hat: np.ndarray, fit_seconds: float
+) -> dict[str, Any]:
+    return {
+        "dataset": data.name,
+        "model": model,
+        "epochs": len(training.history),
+        "best_epoch": training.best_epoch,
+        "best_val_loss": training.best_val_loss,
+        "stopped_early": training.stopped_early,
+        "test_reconstruction_mse": float(np.mean((x_hat - data.x_test) ** 2)),
+        "train_seconds": fit_seconds,
+    }
