@@ -5,8 +5,7 @@ the data: minibatch minimum-spanning-tree edges of data and latent space are
 matched by a differentiable loss.
 """
 
-__version__ = "0.1.0"
-
+from topoae._version import __version__
 from topoae.core.losses import TopologicalSignatureLoss
 from topoae.core.models import (
     DeepAutoencoder,

@@ -82,7 +82,7 @@ def _representation(adata: Any, use_rep: str | None, layer: str | None) -> tuple
 
 def _settings(estimator: Any, rep: str) -> dict[str, Any]:
     """What ``uns`` records: HDF5-writable values only (``None`` parameters are left out)."""
-    from topoae import __version__
+    from topoae._version import __version__
 
     params = {}
     for key, value in estimator.get_params().items():

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from topoae import __version__
 from topoae._io import atomic_write_text
+from topoae._version import __version__
 from topoae.apps.compare.tables import format_number, table_rows
 from topoae.apps.page import (
     Section,

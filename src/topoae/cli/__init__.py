@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from topoae import __version__
+from topoae._version import __version__
 
 #: Subcommand modules under ``topoae.cli``, in the order ``--help`` lists them.
 COMMANDS = [

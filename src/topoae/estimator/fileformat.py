@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from topoae import __version__
 from topoae._io import atomic_write_bytes, to_jsonable
+from topoae._version import __version__
 from topoae.core.models import TopologicallyRegularizedAutoencoder, build_autoencoder
 from topoae.core.training import resolve_device
 from topoae.errors import DataFileError, InputError

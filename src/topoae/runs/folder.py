@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from topoae import __version__
 from topoae._io import atomic_write_text, save_npz, save_torch, write_json
+from topoae._version import __version__
 from topoae.core.training import TrainConfig, build_model
 from topoae.errors import DataFileError
 

@@ -8,7 +8,6 @@ both, as in the paper (the validation split is not used by them).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from topoae._io import write_json
 from topoae.datasets import Dataset
 from topoae.paper import AUTOENCODERS, COLUMNS, METHODS
 
@@ -115,13 +113,12 @@ def run_method(
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
     check_protocol(protocol)
-    preset = preset or data.name
     ks = tuple(metrics.DEFAULT_KS if ks is None else ks)
     sigmas = tuple(metrics.DEFAULT_SIGMAS if sigmas is None else sigmas)
     say = log or (lambda message: None)
     started = time.perf_counter()
     if method in AUTOENCODERS:
-        model, latent, x_hat, info, fit_seconds, embed_seconds = _run_autoencoder(
+        model, latent, measures, info, parts = _run_autoencoder(
             method,
             data,
             seed=seed,
@@ -132,15 +129,21 @@ def run_method(
             protocol=protocol,
             run_dir=run_dir,
             say=say,
+            ks=ks,
+            sigmas=sigmas,
         )
-    else:
-        model, latent, x_hat, info, fit_seconds, embed_seconds = _run_baseline(
-            method, data, seed=seed, preset=preset, ks=ks, sigmas=sigmas
-        )
+        seconds = {
+            "fit": parts["fit"],
+            "embed": parts["embed"],
+            "evaluate": parts["measures"],
+            "total": time.perf_counter() - started,
+        }
+        return MethodResult(method, seed, np.asarray(latent), measures, seconds, info, model)
+    model, latent, x_hat, info, fit_seconds, embed_seconds = _run_baseline(
+        method, data, seed=seed, preset=preset, ks=ks, sigmas=sigmas
+    )
     before = time.perf_counter()
     measures = metrics.evaluate(_flat(data.x_test), latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
-    if run_dir is not None and method in AUTOENCODERS:
-        _finish_run_folder(Path(run_dir), measures)
     seconds = {
         "fit": fit_seconds,
         "embed": embed_seconds,
@@ -156,7 +159,7 @@ def _run_baseline(method, data, *, seed, preset, ks, sigmas):
     from topoae.baselines import make_baseline
 
     started = time.perf_counter()
-    model = make_baseline(method, preset, random_state=seed)
+    model = make_baseline(method, preset or data.name, random_state=seed)
     info: dict[str, Any] = {"params": model.get_params()}
     model.fit(data.x_train)
     fit_seconds = time.perf_counter() - started
@@ -175,10 +178,11 @@ def _run_baseline(method, data, *, seed, preset, ks, sigmas):
 
 
 def _run_autoencoder(
-    method, data, *, seed, preset, max_epochs, patience, device, protocol, run_dir, say
+    method, data, *, seed, preset, max_epochs, patience, device, protocol, run_dir, say, ks, sigmas
 ):
-    from topoae.core.training import embed, paper_config, reconstruct, train
-    from topoae.runs import save_run
+    """Train one autoencoder through the one run path, scoring its test embedding there."""
+    from topoae import metrics
+    from topoae.runs import experiment_config, run_experiment
 
     overrides = {
         "max_epochs": max_epochs,
@@ -186,11 +190,8 @@ def _run_autoencoder(
         "seed": seed,
         "device": device,
         "train_on_validation": protocol == "reference",
-        "data_scale": data.data_scale,
     }
-    if method == "ae":
-        overrides["lam"] = 0.0
-    config = paper_config(preset, method, **overrides)
+    config = experiment_config(data, method, preset=preset, overrides=overrides)
     say(
         f"  {method}: lam={config.lam:g}, lr={config.learning_rate:g}, "
         f"batch={config.batch_size}, up to {config.max_epochs} epochs"
@@ -204,55 +205,27 @@ def _run_autoencoder(
                 f"({record['seconds']:.1f}s/epoch)"
             )
 
-    checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
-    started = time.perf_counter()
-    result = train(
-        data.x_train,
-        data.x_val,
-        config,
-        checkpoint_path=checkpoint,
-        resume=checkpoint is not None,
+    def measures(x_test, latent, x_hat):
+        return metrics.evaluate(x_test, latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
+
+    result = run_experiment(
+        data,
+        method,
+        config=config,
+        out=run_dir,
+        resume=run_dir is not None,
         callback=progress,
+        meta={"protocol": protocol},
+        measures=measures,
+        summary_measures=[key for key, _ in COLUMNS],
     )
-    fit_seconds = time.perf_counter() - started
-    latent = embed(result.model, data.x_test)
-    x_hat = _flat(reconstruct(result.model, data.x_test))
-    embed_seconds = time.perf_counter() - started - fit_seconds
+    training = result.training
     info = {
         "config": config.to_dict(),
-        "epochs": len(result.history),
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "stopped_early": result.stopped_early,
+        "epochs": len(training.history),
+        "best_epoch": training.best_epoch,
+        "best_val_loss": training.best_val_loss,
+        "stopped_early": training.stopped_early,
     }
-    say(f"  {method} seed {seed}: best epoch {result.best_epoch} of {len(result.history)}")
-    if run_dir is not None:
-        summary = {
-            "dataset": data.name,
-            "model": method,
-            "epochs": len(result.history),
-            "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss,
-            "stopped_early": result.stopped_early,
-            "test_reconstruction_mse": float(np.mean((x_hat - _flat(data.x_test)) ** 2)),
-            "train_seconds": fit_seconds,
-        }
-        save_run(
-            run_dir,
-            meta={"dataset": data.name, "model": method, "protocol": protocol},
-            config=config,
-            model=result.model,
-            history=result.history,
-            latent_test=latent,
-            labels_test=data.y_test,
-            summary=summary,
-        )
-    return result.model, latent, x_hat, info, fit_seconds, embed_seconds
-
-
-def _finish_run_folder(run_dir: Path, measures: dict[str, Any]) -> None:
-    """Add the headline measures to the run folder's summary (as ``topoae train`` does)."""
-    path = run_dir / "summary.json"
-    summary = json.loads(path.read_text())
-    summary.update({key: measures[key] for key, _ in COLUMNS if key in measures})
-    write_json(path, summary)
+    say(f"  {method} seed {seed}: best epoch {training.best_epoch} of {len(training.history)}")
+    return training.model, result.latent, result.measures, info, result.seconds

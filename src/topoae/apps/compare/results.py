@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from topoae import __version__
 from topoae._io import write_json
+from topoae._version import __version__
 from topoae.apps.compare.tables import Summary, summarize, table_csv, table_markdown, table_rows
 from topoae.errors import DataFileError, RunFolderError
 from topoae.paper import METHODS

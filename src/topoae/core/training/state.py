@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from topoae import __version__
+from topoae._version import __version__
 from topoae.core.training.config import TrainConfig
 from topoae.errors import DataFileError, RunFolderError
 
