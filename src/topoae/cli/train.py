@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 
 from topoae.cli import CLIError
@@ -18,6 +20,7 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
+from topoae.core.distributed import DistributedContext
 from topoae.core.losses import MATCH_MODES
 from topoae.paper import MODEL_VARIANTS
 from topoae.runs import experiment_config, run_experiment
@@ -54,6 +57,25 @@ def add_parser(subparsers) -> None:
         default=0,
         metavar="N",
         help="store latent codes of a fixed test subset every N steps (for animations)",
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop after N optimiser steps in all (0: no limit), for very large data",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=nonnegative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop after this much training time, resumes counted (0: none)",
+    )
+    parser.add_argument(
+        "--pair-globally",
+        action="store_true",
+        help="under torchrun: match the topology of all ranks' batches together",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -96,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
         "train_on_validation": args.train_on_validation,
         "snapshot_every": args.snapshot_every,
     }
+    overrides.update(
+        max_steps=args.max_steps, time_budget=args.time_budget, pair_globally=args.pair_globally
+    )
     config = experiment_config(data, args.model, overrides=overrides)
+    distributed = DistributedContext.from_environment(args.device)
+    if distributed is not None and not distributed.is_main:
+        args.quiet = True  # rank 0 speaks and writes for all
     say(args, f"{data.summary()}")
     say(
         args,
@@ -104,16 +132,52 @@ def run(args: argparse.Namespace) -> int:
         f"lr={config.learning_rate:g}, batch={config.batch_size}, seed={config.seed}",
     )
 
-    _say_estimate(args, data, config)
+    if distributed is None:
+        _say_estimate(args, data, config)
+    else:
+        say(args, f"distributed: {distributed.world_size} ranks on {distributed.device.type}")
     progress = _progress_printer(args, config.max_epochs)
-
-    result = run_experiment(
-        data, args.model, config=config, out=out, resume=args.resume, callback=progress
-    )
-    summary = result.summary
-    print(_summary_table(summary))
+    try:
+        with _step_bar(args) as steps:
+            result = run_experiment(
+                data,
+                args.model,
+                config=config,
+                out=out,
+                resume=args.resume,
+                callback=progress,
+                progress=steps,
+                distributed=distributed,
+            )
+    finally:
+        if distributed is not None:
+            distributed.close()
+    if distributed is not None and not distributed.is_main:
+        return 0
+    print(_summary_table(result.summary))
     say(args, f"wrote {out}/")
     return 0
+
+
+@contextlib.contextmanager
+def _step_bar(args: argparse.Namespace):
+    """A progress bar over each epoch's steps with its ETA, on an interactive terminal only."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=0, unit="step", leave=False, file=sys.stderr)
+
+    def update(batch: int, n_batches: int) -> None:
+        if batch == 1:
+            bar.reset(total=n_batches)
+        bar.update(1)
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _say_estimate(args: argparse.Namespace, data, config) -> None:
@@ -131,7 +195,13 @@ def _say_estimate(args: argparse.Namespace, data, config) -> None:
 def _progress_printer(args: argparse.Namespace, max_epochs: int):
     """The training callback: one line per epoch with the losses."""
 
+    seconds: list[float] = []
+
     def progress(record: dict) -> None:
+        seconds.append(record["seconds"])
+        # All remaining epochs at the mean pace so far: an upper bound, as early stopping
+        # may end sooner.
+        left = (max_epochs - record["epoch"]) * sum(seconds) / len(seconds)
         parts = [f"epoch {record['epoch']:3d}/{max_epochs}"]
         parts.append(f"loss {record['train_loss']:.4f}")
         if "train_topological" in record:
@@ -142,6 +212,8 @@ def _progress_printer(args: argparse.Namespace, max_epochs: int):
             parts.append(f"(rec {reconstruction:.4f}, topo {topological:.4f})")
         parts.append(f"val {record['val_loss']:.4f}")
         parts.append(f"{record['seconds']:.1f}s")
+        if record["epoch"] < max_epochs:
+            parts.append(f"eta <= {format_duration(left)}")
         say(args, "  ".join(parts))
 
     return progress

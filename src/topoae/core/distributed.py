@@ -133,6 +133,16 @@ class DistributedContext:
         dist.all_reduce(tensor)
         return dict(zip(keys, (tensor / self.world_size).tolist(), strict=True))
 
+    def sync_buffers(self, module: torch.nn.Module) -> None:
+        """Give every rank rank 0's buffers (BatchNorm statistics).
+
+        DistributedDataParallel broadcasts them at each forward pass, so after an epoch
+        each rank still holds the statistics of its own last batch: synchronised here, the
+        validation, the best weights and the saved model are the same on every rank.
+        """
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
     def barrier(self) -> None:
         dist.barrier()
 

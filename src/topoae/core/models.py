@@ -14,6 +14,8 @@ from torch import nn
 from topoae.core.losses import (
     TopologicalLossTerms,
     TopologicalSignatureLoss,
+    device_pairing_available,
+    device_topological_terms,
     fits_regularized_objective,
     normalised_distances,
     regularized_objective,
@@ -214,6 +216,8 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         self.autoencoder = autoencoder
         self.lam = float(lam)
         self.data_scale = data_scale
+        #: Distributed training: match the topology of all ranks' batches together.
+        self.pair_globally = False
         if self.lam > 0:
             self.latent_norm = nn.Parameter(torch.ones(()))
             self.topo_loss = TopologicalSignatureLoss(match_edges, check_input=False)
@@ -258,9 +262,13 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         z = self.autoencoder.encode(x)
         x_hat = self.autoencoder.decode(z)
         reconstruction = F.mse_loss(x_hat, x)
+        # Off the CPU the parts stay 0-d tensors: reading each back would wait for the device
+        # at every step; the training loop sums them there and reads them once per epoch.
+        on_device = x.device.type != "cpu"
         if self.lam == 0:
-            value = reconstruction.item()
+            value = reconstruction.detach() if on_device else reconstruction.item()
             return reconstruction, {"loss": value, "reconstruction": value}
+        x, z = self._pairing_batch(x, z)
         m = x.shape[0]
         if fits_regularized_objective(x, z):
             # The CPU path: the whole topological term and its sum with the MSE in one
@@ -276,6 +284,14 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             )
             values = (step.loss, step.reconstruction, step.total, step.x_to_z, step.z_to_x)
             shared, latent_norm = step.shared_edges, step.scale
+        elif on_device and device_pairing_available(z):
+            # Both pairings on the device (a Triton kernel): no copy to the host, no wait.
+            total, x_to_z, z_to_x, shared = device_topological_terms(
+                self.data_distances(x), z, self.latent_norm, self.topo_loss.match_edges
+            )
+            loss = torch.add(reconstruction, total, alpha=self.lam / m)
+            values = tuple(t.detach() for t in (loss, reconstruction, total, x_to_z, z_to_x))
+            latent_norm = self.latent_norm.detach()
         else:
             terms: TopologicalLossTerms = self.topo_loss.from_latent(
                 self.data_distances(x), z, self.latent_norm
@@ -296,6 +312,19 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             "latent_norm": latent_norm,
         }
         return loss, components
+
+    def _pairing_batch(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch whose topology is matched: this one, or all ranks' (``pair_globally``)."""
+        if not self.pair_globally or not torch.distributed.is_initialized():
+            return x, z
+        from torch.distributed.nn.functional import all_gather
+
+        # Latents with their gradient (each rank back-propagates the same global term through
+        # its own share); the data without one.
+        z_all = torch.cat(all_gather(z))
+        x_parts = [torch.empty_like(x) for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather(x_parts, x.detach().contiguous())
+        return torch.cat(x_parts), z_all
 
 
 def _floats(*scalars: torch.Tensor) -> list[float]:

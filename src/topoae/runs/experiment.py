@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.core.distributed import DistributedContext
 from topoae.core.evaluation import embed, reconstruct
 from topoae.core.models import Autoencoder, TopologicallyRegularizedAutoencoder
 from topoae.core.training import TrainConfig, TrainResult, build_model, paper_config, train
@@ -139,6 +140,8 @@ def fit_model(
     resume: bool = False,
     callback: Callable[[dict[str, float]], None] | None = None,
     snapshot_data=None,
+    progress: Callable[[int, int], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
     """Build the seeded model (:func:`~topoae.core.training.build_model`) and train it.
 
@@ -156,6 +159,9 @@ def fit_model(
         Called with each epoch's history record.
     snapshot_data : array-like of shape (s, *input_shape), optional
         Embedded every ``config.snapshot_every`` steps.
+    progress, distributed
+        Passed to :func:`~topoae.core.training.train` (per-step progress; one rank of a
+        torchrun process group).
 
     Returns
     -------
@@ -171,6 +177,8 @@ def fit_model(
         resume=resume,
         callback=callback,
         snapshot_data=snapshot_data,
+        progress=progress,
+        distributed=distributed,
     )
 
 
@@ -208,6 +216,8 @@ def run_experiment(
     meta: dict[str, Any] | None = None,
     measures: Measures | None = kl_measures,
     summary_measures: Collection[str] = KL_KEYS,
+    progress: Callable[[int, int], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> ExperimentResult:
     """Train ``model`` on ``data`` and finish the run: test embedding, summary, run folder.
 
@@ -235,6 +245,12 @@ def run_experiment(
         :func:`kl_measures` by default.
     summary_measures : collection of str
         Which of the measures go into the summary (those present).
+    progress : callable, optional
+        ``progress(batch, n_batches)`` after every training step.
+    distributed : DistributedContext, optional
+        Train as one rank of a torchrun process group; only rank 0 writes to ``out``
+        (every rank reads its checkpoint to resume: on several machines ``out`` must be on
+        a shared file system).
 
     Returns
     -------
@@ -257,12 +273,16 @@ def run_experiment(
         resume=resume,
         callback=callback,
         snapshot_data=snapshot_x,
+        progress=progress,
+        distributed=distributed,
     )
     fit_seconds = time.perf_counter() - started
     latent = embed(training.model, data.x_test)
     x_hat = reconstruct(training.model, data.x_test)
     embed_seconds = time.perf_counter() - started - fit_seconds
     flat_test, flat_hat = (a.reshape(len(a), -1) for a in (data.x_test, x_hat))
+    if distributed is not None and not distributed.is_main:
+        measures = None  # rank 0 reports them
     values = dict(measures(flat_test, latent, flat_hat)) if measures is not None else {}
     seconds = {
         "fit": fit_seconds,
@@ -271,7 +291,7 @@ def run_experiment(
     }
     summary = _summary(data, model, training, x_hat, fit_seconds)
     summary.update({k: float(values[k]) for k in summary_measures if k in values})
-    if out is not None:
+    if out is not None and (distributed is None or distributed.is_main):
         save_run(
             out,
             meta={"dataset": data.name, "model": model, **(meta or {})},

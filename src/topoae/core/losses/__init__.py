@@ -20,6 +20,7 @@ from topoae.core.losses._autograd import (
     _ObjectiveStep,
     _RegularizedObjective,
 )
+from topoae.core.losses._device import device_pairing_available, device_topological_terms
 from topoae.core.losses._kernels import _normalised_distances, _pairs_and_overlap
 from topoae.core.topology import check_distance_matrix
 
@@ -27,6 +28,8 @@ __all__ = [
     "MATCH_MODES",
     "TopologicalLossTerms",
     "TopologicalSignatureLoss",
+    "device_pairing_available",
+    "device_topological_terms",
     "fits_regularized_objective",
     "normalised_distances",
     "pair_distances",

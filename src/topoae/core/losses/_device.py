@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from topoae.core._device_prim import device_pairs
+from topoae.core._device_prim import available, device_pairs
 
-__all__ = ["device_topological_terms"]
+__all__ = ["device_pairing_available", "device_topological_terms"]
+
+
+def device_pairing_available(tensor: torch.Tensor) -> bool:
+    """Whether :func:`device_topological_terms` can run where ``tensor`` lives (CUDA + Triton)."""
+    return tensor.device.type == "cuda" and available(tensor)
 
 
 def _safe_norm(diff: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,18 @@ class TrainConfig:
         validation). Off by default: it leaks the stopping data into training.
     snapshot_every : int
         Store the latent codes of the snapshot subset every this many steps (0: never).
+    max_steps : int
+        Stop after this many optimiser steps in all (0: no limit), for data too large for
+        ``max_epochs`` full passes; the epoch it falls in ends there and is validated.
+    time_budget : float
+        Stop after this many seconds of training in all, resumed runs counted (0: none).
+    max_validation : int
+        Early stopping uses at most this many validation points (a seeded subset, so large
+        validation splits stay cheap; smaller splits are used whole, as in the paper).
+    pair_globally : bool
+        Distributed training only: pair the latent codes of all ranks' batches together
+        (the topology of the global batch); otherwise each rank pairs its own batch. See
+        :mod:`topoae.core.distributed`.
     """
 
     architecture: str = "mlp"
@@ -65,6 +77,10 @@ class TrainConfig:
     device: str = "auto"
     train_on_validation: bool = False
     snapshot_every: int = 0
+    max_steps: int = 0
+    time_budget: float = 0.0
+    max_validation: int = 10_000
+    pair_globally: bool = False
 
     def __post_init__(self) -> None:
         if self.hidden_sizes is not None:
@@ -86,6 +102,12 @@ class TrainConfig:
             problems.append(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.snapshot_every < 0:
             problems.append(f"snapshot_every must be >= 0, got {self.snapshot_every}")
+        if self.max_steps < 0:
+            problems.append(f"max_steps must be >= 0 (0: no limit), got {self.max_steps}")
+        if not (self.time_budget >= 0 and math.isfinite(self.time_budget)):
+            problems.append(f"time_budget must be >= 0 seconds (0: none), got {self.time_budget}")
+        if self.max_validation < 2:
+            problems.append(f"max_validation must be >= 2, got {self.max_validation}")
         if problems:
             raise InputError("Invalid training configuration: " + "; ".join(problems) + ".")
 
@@ -141,7 +163,10 @@ def resolve_device(device: str) -> torch.device:
     """``"auto"`` becomes CUDA when available, else CPU; a missing CUDA is a clear error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"Device {device!r} requested but CUDA is not available; use 'cpu'.")
     return resolved

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from topoae._io import save_torch
+from topoae.core.distributed import DistributedContext
 from topoae.core.evaluation import embed
 from topoae.core.models import (
     Autoencoder,
@@ -57,6 +58,8 @@ class TrainResult:
     stopped_early : bool
     snapshots : list of dict
         ``{"step", "epoch", "latent"}`` when ``snapshot_every > 0``.
+    stop_reason : str
+        ``"early_stopping"``, ``"max_epochs"``, ``"max_steps"`` or ``"time_budget"``.
     """
 
     model: TopologicallyRegularizedAutoencoder
@@ -65,6 +68,7 @@ class TrainResult:
     best_val_loss: float
     stopped_early: bool
     snapshots: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = ""
 
 
 def build_model(
@@ -88,11 +92,91 @@ def _as_tensor(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tens
     return tensor.to(device=device, dtype=torch.float32)
 
 
+def _is_lazy(x: Any) -> bool:
+    """Rows read on demand (a memory map, a lazy view of a file): gathered per batch."""
+    if isinstance(x, torch.Tensor):
+        return False
+    if isinstance(x, np.memmap):
+        return True
+    return not isinstance(x, np.ndarray) and hasattr(x, "shape") and hasattr(x, "__getitem__")
+
+
+#: Rows per block when a lazily read training set is checked for NaN / inf.
+_CHECK_BLOCK = 65_536
+
+
+class TrainingRows:
+    """The training inputs as the loop reads them, batch by batch.
+
+    Arrays in memory become one float32 tensor on the training device, indexed there.
+    Memory maps and lazy views (:class:`topoae.datasets.files.Rows`) are never copied
+    whole: each batch gathers its rows (in the batch's order, so the values are those of
+    the in-memory path) and moves them to the device.
+
+    Parameters
+    ----------
+    parts : list of array-like of shape (n_i, *input_shape)
+        Concatenated in order (the validation split follows when training on it too).
+    device : torch.device
+    """
+
+    def __init__(self, parts: list[Any], device: torch.device):
+        self.device = device
+        self.lazy = any(_is_lazy(part) for part in parts)
+        if self.lazy:
+            self.parts = parts
+            self.offsets = np.cumsum([0] + [len(part) for part in parts])
+            self.sample_shape = tuple(parts[0].shape[1:])
+            self.tensor = None
+        else:
+            tensors = [_as_tensor(part, torch.device("cpu")) for part in parts]
+            joined = tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+            self.tensor = joined.to(device)
+            self.sample_shape = tuple(joined.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1]) if self.lazy else len(self.tensor)
+
+    def check_finite(self, name: str) -> None:
+        """Raise InputError on NaN / inf (lazy rows are read block by block)."""
+        if not self.lazy:
+            finite = bool(torch.isfinite(self.tensor).all())
+        else:
+            finite = all(
+                np.isfinite(np.asarray(part[i : i + _CHECK_BLOCK])).all()
+                for part in self.parts
+                for i in range(0, len(part), _CHECK_BLOCK)
+            )
+        if not finite:
+            raise InputError(f"{name} contains NaN or inf; clean or impute the data first.")
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        """Rows ``index`` (int64, on the CPU for lazy rows) as a float32 batch on the device."""
+        if not self.lazy:
+            return self.tensor[index]
+        rows = index.numpy()
+        if len(self.parts) == 1:
+            gathered = np.asarray(self.parts[0][rows])
+        else:
+            part_of = np.searchsorted(self.offsets, rows, side="right") - 1
+            gathered = np.empty((len(rows), *self.sample_shape), dtype=np.float32)
+            for p, part in enumerate(self.parts):
+                chosen = part_of == p
+                if chosen.any():
+                    gathered[chosen] = np.asarray(part[rows[chosen] - self.offsets[p]])
+        return _as_tensor(np.ascontiguousarray(gathered, dtype=np.float32), self.device)
+
+    def order(self, generator: torch.Generator) -> torch.Tensor:
+        """One epoch's shuffled order (on the device for in-memory rows)."""
+        order = torch.randperm(len(self), generator=generator)
+        return order if self.lazy else order.to(self.device)
+
+
 @torch.no_grad()
 def validation_loss(model, x_val: torch.Tensor, batch_size: int) -> dict[str, float]:
     """Size-weighted mean of the loss components over validation batches (eval mode)."""
     model.eval()
-    totals: dict[str, float] = {}
+    totals: dict[str, Any] = {}
     count = 0
     for start in range(0, len(x_val), batch_size):
         batch = x_val[start : start + batch_size]
@@ -103,39 +187,52 @@ def validation_loss(model, x_val: torch.Tensor, batch_size: int) -> dict[str, fl
             totals[key] = totals.get(key, 0.0) + value * len(batch)
         count += len(batch)
     model.train()
-    return {key: value / count for key, value in totals.items()}
+    # Components are tensors on a GPU (read back here, once per validation pass).
+    return {key: float(value) / count for key, value in totals.items()}
 
 
 def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _validation_subset(x_val: Any, config: TrainConfig) -> np.ndarray | torch.Tensor:
+    """``x_val`` itself, or a seeded subset of ``max_validation`` points of a large one."""
+    if len(x_val) <= config.max_validation:
+        return x_val if not _is_lazy(x_val) else np.asarray(x_val[np.arange(len(x_val))])
+    chosen = np.sort(
+        np.random.RandomState(config.seed).choice(len(x_val), config.max_validation, False)
+    )
+    return np.asarray(x_val[chosen]) if not isinstance(x_val, torch.Tensor) else x_val[chosen]
+
+
 def _training_tensors(
     x_train, x_val, config: TrainConfig, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Checked float32 tensors on ``device`` (training with the validation split if asked)."""
-    x_train_t = _as_tensor(x_train, torch.device("cpu"))
-    x_val_t = _as_tensor(x_val, torch.device("cpu"))
-    for name, tensor in (("x_train", x_train_t), ("x_val", x_val_t)):
-        if tensor.ndim < 2:
-            raise InputError(f"{name} must have shape (n, features...), got {tuple(tensor.shape)}.")
-        if not torch.isfinite(tensor).all():
-            raise InputError(f"{name} contains NaN or inf; clean or impute the data first.")
-    if x_train_t.shape[1:] != x_val_t.shape[1:]:
+) -> tuple[TrainingRows, torch.Tensor]:
+    """Checked training rows and validation tensor (training on the validation split if asked)."""
+    train_parts = [x_train, x_val] if config.train_on_validation else [x_train]
+    rows = TrainingRows(train_parts, device)
+    x_val_t = _as_tensor(_validation_subset(x_val, config), torch.device("cpu"))
+    if len(rows.sample_shape) < 1 or x_val_t.ndim < 2:
         raise InputError(
-            f"x_train samples have shape {tuple(x_train_t.shape[1:])} but x_val samples "
+            "x_train and x_val must have shape (n, features...), got "
+            f"{(len(rows), *rows.sample_shape)} and {tuple(x_val_t.shape)}."
+        )
+    rows.check_finite("x_train" if not config.train_on_validation else "x_train or x_val")
+    if not torch.isfinite(x_val_t).all():
+        raise InputError("x_val contains NaN or inf; clean or impute the data first.")
+    if rows.sample_shape != tuple(x_val_t.shape[1:]):
+        raise InputError(
+            f"x_train samples have shape {rows.sample_shape} but x_val samples "
             f"{tuple(x_val_t.shape[1:])}."
         )
     if len(x_val_t) < 2:
         raise InputError("x_val needs at least 2 samples for the validation loss.")
-    if config.train_on_validation:
-        x_train_t = torch.cat([x_train_t, x_val_t])
-    if len(x_train_t) < config.batch_size:
+    if len(rows) < config.batch_size:
         raise InputError(
-            f"Only {len(x_train_t)} training samples for batch_size {config.batch_size}: "
+            f"Only {len(rows)} training samples for batch_size {config.batch_size}: "
             "with the last incomplete batch dropped no step would run. Lower batch_size."
         )
-    return x_train_t.to(device), x_val_t.to(device)
+    return rows, x_val_t.to(device)
 
 
 def _start(
@@ -165,34 +262,71 @@ def _diverged(what: str, value: float, epoch: int, config: TrainConfig, where: s
     )
 
 
+def _budget_left(state: TrainingState, config: TrainConfig, started: float) -> str:
+    """``""`` while training may go on, else why it must stop (``max_steps``, ``time_budget``)."""
+    if config.max_steps and state.step >= config.max_steps:
+        return "max_steps"
+    if config.time_budget and state.train_seconds + (time.perf_counter() - started) >= (
+        config.time_budget
+    ):
+        return "time_budget"
+    return ""
+
+
 def _train_epoch(
     state: TrainingState,
-    x_train: torch.Tensor,
+    rows: TrainingRows,
     config: TrainConfig,
     epoch: int,
     take_snapshot: Callable[[int], None] | None,
-) -> dict[str, float]:
-    """One pass over shuffled full batches; the sums of the loss components."""
-    model, n_batches = state.model, len(x_train) // config.batch_size
-    order = torch.randperm(len(x_train), generator=state.generator).to(x_train.device)
-    sums: dict[str, float] = {}
-    for b in range(n_batches):
-        batch = x_train[order[b * config.batch_size : (b + 1) * config.batch_size]]
-        loss, components = model(batch)
-        if not math.isfinite(components["loss"]):
-            where = f" (batch {b + 1}/{n_batches})"
-            raise TrainingDivergedError(
-                _diverged("training", components["loss"], epoch, config, where)
-            )
+    progress: Callable[[int, int], None] | None = None,
+    shard: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
+    module: torch.nn.Module | None = None,
+) -> tuple[dict[str, Any], int]:
+    """One pass over shuffled full batches: the sums of the loss components, the steps taken.
+
+    Stops early (setting ``state.stop_reason``) when ``max_steps`` or the time budget is
+    reached. On a GPU the components are tensors and are summed on the device: the loop
+    reads them back once per epoch, not once per step.
+    """
+    model = module if module is not None else state.model  # the DDP wrapper when distributed
+    order = rows.order(state.generator)
+    if shard is not None:  # distributed: this rank's slices of the global batches
+        batches = shard(order)
+    else:
+        batches = [
+            order[b * config.batch_size : (b + 1) * config.batch_size]
+            for b in range(len(rows) // config.batch_size)
+        ]
+    started = time.perf_counter()
+    sums: dict[str, Any] = {}
+    taken = 0
+    for b, index in enumerate(batches):
+        loss, components = model(rows.take(index))
+        value = components["loss"]
+        if not isinstance(value, torch.Tensor) and not math.isfinite(value):
+            where = f" (batch {b + 1}/{len(batches)})"
+            raise TrainingDivergedError(_diverged("training", value, epoch, config, where))
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
         state.step += 1
-        for key, value in components.items():
-            sums[key] = sums.get(key, 0.0) + value
+        taken += 1
+        for key, part in components.items():
+            sums[key] = sums.get(key, 0.0) + part
         if take_snapshot is not None and state.step % config.snapshot_every == 0:
             take_snapshot(epoch)
-    return sums
+        if progress is not None:
+            progress(b + 1, len(batches))
+        reason = _budget_left(state, config, started)
+        if reason:
+            state.stop_reason = reason
+            break
+    state.train_seconds += time.perf_counter() - started
+    means = {key: float(value) / max(taken, 1) for key, value in sums.items()}
+    if not math.isfinite(means.get("loss", 0.0)):
+        raise TrainingDivergedError(_diverged("training", means["loss"], epoch, config))
+    return means, taken
 
 
 def _end_epoch(
@@ -210,7 +344,12 @@ def _end_epoch(
         state.best_state = _state_copy(state.model)
     else:
         state.bad_epochs += 1
-    state.finished = state.bad_epochs >= config.patience or epoch == config.max_epochs
+    if not state.stop_reason:
+        if state.bad_epochs >= config.patience:
+            state.stop_reason = "early_stopping"
+        elif epoch == config.max_epochs:
+            state.stop_reason = "max_epochs"
+    state.finished = bool(state.stop_reason)
 
 
 def train(
@@ -223,15 +362,19 @@ def train(
     resume: bool = False,
     callback: Callable[[dict[str, float]], None] | None = None,
     snapshot_data=None,
+    progress: Callable[[int, int], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
     """Train a (topologically regularised) autoencoder with early stopping.
 
     Parameters
     ----------
     x_train : array-like of shape (n, *input_shape)
-        Training inputs (already preprocessed).
+        Training inputs (already preprocessed). A NumPy memory map or a lazy view of a
+        file is read batch by batch, never copied whole.
     x_val : array-like of shape (n_val, *input_shape)
-        Validation inputs for early stopping; must hold at least 2 samples.
+        Validation inputs for early stopping; must hold at least 2 samples (at most
+        ``config.max_validation`` of them are used).
     config : TrainConfig, optional
         Defaults to the paper's Spheres TopoAE settings.
     model : TopologicallyRegularizedAutoencoder, optional
@@ -245,6 +388,12 @@ def train(
         Called with each epoch's history record.
     snapshot_data : array-like of shape (s, *input_shape), optional
         Fixed subset whose latent codes are stored every ``config.snapshot_every`` steps.
+    progress : callable, optional
+        ``progress(batch, n_batches)`` after every step (for a progress bar).
+    distributed : DistributedContext, optional
+        Train as one rank of a process group (:mod:`topoae.core.distributed`): the model
+        is wrapped in DistributedDataParallel, each rank takes its slices of the global
+        batches, only rank 0 writes the checkpoint, and early stopping is rank 0's decision.
 
     Returns
     -------
@@ -258,13 +407,15 @@ def train(
         If the inputs are empty, contain NaN / inf, or are too small for one batch.
     """
     config = config or TrainConfig()
-    device = resolve_device(config.device)
-    x_train_t, x_val_t = _training_tensors(x_train, x_val, config, device)
+    device = distributed.device if distributed is not None else resolve_device(config.device)
+    rows, x_val_t = _training_tensors(x_train, x_val, config, device)
     snapshot_t = _as_tensor(snapshot_data, device) if snapshot_data is not None else None
     if model is None:
-        model = build_model(config, tuple(x_train_t.shape[1:]))
+        model = build_model(config, rows.sample_shape)
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     state = _start(config, model, device, checkpoint_path, resume)
+    module, shard = _distribute(model, config, len(rows), distributed)
+    writes = distributed is None or distributed.is_main
 
     take_snapshot = None
     if snapshot_t is not None and config.snapshot_every:
@@ -276,21 +427,28 @@ def train(
         if not state.snapshots:
             take_snapshot(0)
 
-    n_batches = len(x_train_t) // config.batch_size
     for epoch in range(state.epoch + 1, config.max_epochs + 1):
         if state.finished:
             break
         started = time.perf_counter()
-        sums = _train_epoch(state, x_train_t, config, epoch, take_snapshot)
+        means, _ = _train_epoch(
+            state, rows, config, epoch, take_snapshot, progress, shard=shard, module=module
+        )
+        if distributed is not None:
+            means = distributed.mean(means)
+            distributed.sync_buffers(model)
         val = validation_loss(model, x_val_t, config.batch_size)
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(_diverged("validation", val["loss"], epoch, config))
-        record = {"epoch": epoch}
-        record.update({f"train_{k}": v / n_batches for k, v in sums.items()})
+        record: dict[str, float] = {"epoch": epoch}
+        record.update({f"train_{k}": v for k, v in means.items()})
         record.update({f"val_{k}": v for k, v in val.items()})
         record["seconds"] = time.perf_counter() - started
         _end_epoch(state, epoch, record, val["loss"], config)
-        if checkpoint_path is not None:
+        if distributed is not None:  # one decision for all ranks: rank 0's
+            state.stop_reason = distributed.broadcast(state.stop_reason)
+            state.finished = bool(state.stop_reason)
+        if checkpoint_path is not None and writes:
             save_torch(checkpoint_path, state.to_checkpoint(config))
         logger.info("epoch %d: %s", epoch, record)
         if callback is not None:
@@ -302,5 +460,41 @@ def train(
     history = state.history
     stopped_early = bool(history) and history[-1]["epoch"] < config.max_epochs
     return TrainResult(
-        model, history, state.best_epoch, state.best_val, stopped_early, state.snapshots
+        model,
+        history,
+        state.best_epoch,
+        state.best_val,
+        stopped_early,
+        state.snapshots,
+        stop_reason=state.stop_reason,
     )
+
+
+def _distribute(
+    model: torch.nn.Module,
+    config: TrainConfig,
+    n_train: int,
+    distributed: DistributedContext | None,
+) -> tuple[torch.nn.Module | None, Callable[[torch.Tensor], list[torch.Tensor]] | None]:
+    """The module to train through and the batch sharding (both None on one process)."""
+    if distributed is None:
+        if config.pair_globally:
+            raise InputError("pair_globally needs distributed training (torchrun).")
+        return None, None
+    from torch.nn.parallel import DistributedDataParallel
+
+    from topoae.core.distributed import global_batch_slices
+
+    distributed.check_same(config.to_dict() | {"device": distributed.device.type})
+    global_batch_slices(torch.arange(n_train), config.batch_size, 0, distributed.world_size)
+    if config.pair_globally and hasattr(model, "pair_globally"):
+        model.pair_globally = True
+    device_ids = [distributed.device.index] if distributed.device.type == "cuda" else None
+    module = DistributedDataParallel(model, device_ids=device_ids)
+
+    def shard(order: torch.Tensor) -> list[torch.Tensor]:
+        return global_batch_slices(
+            order, config.batch_size, distributed.rank, distributed.world_size
+        )
+
+    return module, shard

@@ -50,7 +50,12 @@ class TrainingState:
     bad_epochs : int
         Epochs since the best one (early stopping counts them).
     finished : bool
-        Early stopping or ``max_epochs`` ended the run.
+        Early stopping, ``max_epochs``, ``max_steps`` or the time budget ended the run.
+    train_seconds : float
+        Seconds spent training so far, resumed runs included (for the time budget).
+    stop_reason : str
+        What ended the run: ``""`` (not ended), ``"early_stopping"``, ``"max_epochs"``,
+        ``"max_steps"``, ``"time_budget"``.
     """
 
     model: torch.nn.Module
@@ -65,6 +70,8 @@ class TrainingState:
     best_epoch: int = 0
     bad_epochs: int = 0
     finished: bool = False
+    train_seconds: float = 0.0
+    stop_reason: str = ""
 
     def to_checkpoint(self, config: TrainConfig) -> dict[str, Any]:
         """The checkpoint dictionary (readable with ``torch.load(weights_only=True)``)."""
@@ -86,6 +93,8 @@ class TrainingState:
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "finished": self.finished,
+            "train_seconds": self.train_seconds,
+            "stop_reason": self.stop_reason,
         }
 
     @classmethod
@@ -114,6 +123,9 @@ class TrainingState:
             best_epoch=checkpoint["best_epoch"],
             bad_epochs=checkpoint["bad_epochs"],
             finished=checkpoint["finished"],
+            # Checkpoints of 0.1 carry neither; their runs had no budget to count against.
+            train_seconds=float(checkpoint.get("train_seconds", 0.0)),
+            stop_reason=str(checkpoint.get("stop_reason", "")),
         )
 
 
