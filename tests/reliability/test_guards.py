@@ -67,3 +67,26 @@ def test_castable_finite_and_results():
     check_finite_results({"kl_0.1": 0.4, "n": 3, "ok": True, "name": "pca"}, "The measures")
     with pytest.raises(InputError, match=r"The measures came out non-finite for kl_0\.1, rmse"):
         check_finite_results({"kl_0.1": float("nan"), "rmse": np.inf, "t": 1.0}, "The measures")
+
+
+def test_guard_refuses_exactly_what_overflows_up_to_the_dimension():
+    """Near the limit: refused when some squared distance is inf, passed when d times it fits."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(25, 2))
+    limit = np.finfo(np.float64).max
+    seen = set()
+    for scale in np.logspace(150, 156, 25):
+        Z = base * scale
+        with np.errstate(over="ignore"):
+            exact = max(float(np.sum((a - b) ** 2)) for a, b in itertools.combinations(Z, 2))
+        try:
+            check_squared_distances(Z, "Z")
+            refused = False
+        except InputError:
+            refused = True
+        if np.isinf(exact):
+            assert refused
+        elif 2 * exact < limit:
+            assert not refused
+        seen.add(refused)
+    assert seen == {True, False}
