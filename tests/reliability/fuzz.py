@@ -88,6 +88,57 @@ def swap_files(a: str | os.PathLike, b: str | os.PathLike) -> None:
     b.write_bytes(data_a)
 
 
+def folder_mutations(
+    folder: str | os.PathLike, work: str | os.PathLike, seed: int, per_file: int
+) -> Iterator[tuple[str, str, Path]]:
+    """Damaged copies of a whole run folder, one damaged file (or one swap) per copy.
+
+    For every file (dot files excepted) ``per_file`` byte mutations, JSON files also
+    ``per_file`` re-typings, and one swap of each pair of files of the same suffix. Each
+    copy is made fresh in ``work/copy`` (the previous one is replaced), so a reader that
+    writes cannot spoil the next case.
+
+    Yields
+    ------
+    (file, mutation, copy) : (str, str, Path)
+        The damaged file's name, what was done to it, and the damaged folder.
+    """
+    import shutil
+
+    folder, copy_dir = Path(folder), Path(work) / "copy"
+    files = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+    def fresh() -> Path:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+        shutil.copytree(folder, copy_dir)
+        return copy_dir
+
+    for index, name in enumerate(files):
+        data = (folder / name).read_bytes()
+        mutants = [(kind, m) for kind, m in byte_mutations(data, seed + index, per_file)]
+        if name.endswith(".json"):
+            try:
+                document = json.loads(data)
+            except ValueError:
+                document = None
+            if document is not None:
+                mutants += [("re-type", m) for m in json_mutations(document, seed, per_file)]
+        for kind, mutated in mutants:
+            target = fresh()
+            (target / name).write_bytes(mutated)
+            yield name, kind, target
+    for i, a in enumerate(files):
+        for b in files[i + 1 :]:
+            if Path(a).suffix == Path(b).suffix:
+                target = fresh()
+                swap_files(target / a, target / b)
+                yield f"{a} <-> {b}", "swap", target
+
+
 # ---------------------------------------------------------------------- JSON
 
 
