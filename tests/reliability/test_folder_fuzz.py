@@ -89,6 +89,7 @@ def test_every_damaged_copy_is_refused_or_reads_the_same(tmp_path):
     assert silent_changes < cases / 5
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_planted_code_in_every_file_never_runs(tmp_path):
     _write_run(tmp_path / "run")
     marker = tmp_path / "MARKER"
