@@ -84,7 +84,10 @@ def holder(path: str | os.PathLike) -> str | None:
     lock = Path(path) / LOCK
     if fcntl is None or not lock.is_file():
         return None
-    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:  # unreadable: whoever made it, we cannot ask
+        return None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

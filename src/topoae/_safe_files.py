@@ -38,6 +38,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,24 +72,31 @@ def _fail(path: Path, what: str, advice: str) -> DataFileError:
 # ---------------------------------------------------------------------- checked torch files
 
 
-def _check_plain(obj: Any, where: str = "payload") -> None:
-    """Refuse anything ``torch.load(weights_only=True)`` would not read back (or could run)."""
+def _plain(obj: Any, where: str = "payload") -> Any:
+    """``obj`` with NumPy scalars made Python numbers; refuses what ``weights_only`` cannot read.
+
+    Types are matched exactly: a subclass (``np.float64`` is a ``float``, an ``IntEnum`` an
+    ``int``, a named tuple a ``tuple``) would be pickled by reference to its class, which
+    ``torch.load(weights_only=True)`` refuses to import.
+    """
     import torch
 
-    if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
-        return
-    if isinstance(obj, list | tuple):
-        for i, item in enumerate(obj):
-            _check_plain(item, f"{where}[{i}]")
-        return
-    if isinstance(obj, dict):  # OrderedDict included
+    kind = type(obj)
+    if obj is None or kind in (bool, int, float, str, torch.Tensor, torch.nn.Parameter):
+        return obj
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
+    if kind in (list, tuple):
+        return kind(_plain(item, f"{where}[{i}]") for i, item in enumerate(obj))
+    if kind in (dict, OrderedDict):
+        out = kind()
         for key, item in obj.items():
-            if not isinstance(key, str | int) or isinstance(key, bool):
+            if type(key) not in (str, int):
                 raise TypeError(f"{where} has a key of type {type(key).__name__}")
-            _check_plain(item, f"{where}.{key}")
-        return
-    hint = " (convert it with torch.from_numpy)" if isinstance(obj, np.ndarray | np.generic) else ""
-    raise TypeError(f"{where} is a {type(obj).__name__}, not a plain tensor or container{hint}")
+            out[key] = _plain(item, f"{where}.{key}")
+        return out
+    hint = " (convert it with torch.from_numpy)" if isinstance(obj, np.ndarray) else ""
+    raise TypeError(f"{where} is a {kind.__name__}, not a plain tensor or container{hint}")
 
 
 def save_checked_torch(path: str | os.PathLike, payload: Any) -> Path:
@@ -98,8 +106,8 @@ def save_checked_torch(path: str | os.PathLike, payload: Any) -> Path:
     ----------
     path : str or path-like
     payload : tensors, dicts (str or int keys), lists, tuples, numbers, strings, None
-        Nothing else (no NumPy arrays, no objects), so that it loads with
-        ``weights_only=True``.
+        Nothing else (no NumPy arrays, no objects, no subclasses), so that it loads with
+        ``weights_only=True``; NumPy scalars are stored as Python numbers.
 
     Returns
     -------
@@ -112,9 +120,8 @@ def save_checked_torch(path: str | os.PathLike, payload: Any) -> Path:
     """
     import torch
 
-    _check_plain(payload)
     buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    torch.save(_plain(payload), buffer)
     data = buffer.getvalue()
     header = f"{FORMAT_VERSION}\nsha256 {hashlib.sha256(data).hexdigest()} {len(data)}\n"
     return atomic_write_bytes(path, MAGIC + header.encode("ascii") + data)

@@ -1,9 +1,10 @@
 """Checked torch files: round trip, every damaged byte refused, old files read, no code run."""
 
+import enum
 import io
 import pickle
 import re
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict, namedtuple
 
 import numpy as np
 import pytest
@@ -13,6 +14,13 @@ from fuzz import byte_mutations, every_bit_flip, planted_files
 from topoae._safe_files import load_checked_torch, save_checked_torch
 from topoae._schema import ListOf, Optional, StateDictLike, Tensor
 from topoae.errors import DataFileError
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+Point = namedtuple("Point", "x y")
 
 
 def _model():
@@ -69,12 +77,21 @@ def test_round_trip_and_readable_header(tmp_path):
         (np.zeros(2), "payload.x"),
         ([1, {"y": object()}], "payload.x[1].y"),
         ({(1, 2): 3}, "payload.x"),
+        (defaultdict(int), "payload.x is a defaultdict"),
+        (Colour.RED, "payload.x is a Colour"),
+        (Point(1, 2), "payload.x is a Point"),
     ],
 )
 def test_save_refuses_what_weights_only_cannot_read(tmp_path, bad, where):
     with pytest.raises(TypeError, match="^" + re.escape(where)):
         save_checked_torch(tmp_path / "a.pt", {"x": bad})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_numpy_scalars_are_stored_as_python_numbers(tmp_path):
+    path = save_checked_torch(tmp_path / "a.pt", {"loss": np.float64(0.5), "n": np.int64(3)})
+    loaded = load_checked_torch(path, kind="test", schema={"loss": float, "n": int})
+    assert loaded == {"loss": 0.5, "n": 3} and type(loaded["loss"]) is float
 
 
 def test_every_bit_flip_and_every_truncation_refused(tmp_path):

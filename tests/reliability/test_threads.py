@@ -15,17 +15,19 @@ _PROBE = """
 import numpy as np, torch
 torch.set_num_threads(1)
 assert torch.get_num_threads() == 1  # torch has started its threads, as after any training
-if {guard}:
-    from topoae._threads import start_numba_threads
+import contextlib
+from topoae._threads import preserve_threads, start_numba_threads
+if "{guard}" == "start":
     start_numba_threads()
 import topoae.metrics as metrics
 X = np.random.default_rng(0).normal(size=(40, 3))
-metrics.evaluate(X, X[:, :2], ks=[5], extra=False)
+with preserve_threads() if "{guard}" == "preserve" else contextlib.nullcontext():
+    metrics.evaluate(X, X[:, :2], ks=[5], extra=False)
 print(torch.get_num_threads())
 """
 
 
-def _probe(guard: bool) -> int:
+def _probe(guard: str) -> int:
     env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
     code = _PROBE.format(guard=guard)
     result = subprocess.run(
@@ -54,11 +56,12 @@ def test_fixed_threads_sets_and_restores():
 
 @pytest.mark.skipif(numba.config.THREADING_LAYER not in ("default", "omp"), reason="omp only")
 def test_numba_start_no_longer_changes_torch_threads():
-    unguarded = _probe(guard=False)
+    unguarded = _probe(guard="none")
     if unguarded == 1:
         pytest.skip("numba did not pick its OpenMP layer here; nothing to guard against")
     assert unguarded == 2  # the side effect: numba's omp_set_num_threads(NUMBA_NUM_THREADS)
-    assert _probe(guard=True) == 1
+    assert _probe(guard="start") == 1
+    assert _probe(guard="preserve") == 1
 
 
 def _tiny_training(seed: int = 0) -> list[torch.Tensor]:
