@@ -243,7 +243,13 @@ class RunFolder:
             self._fd = None
 
     def _prepare(self) -> None:
-        manifest = read_manifest(self.path)
+        damaged = False
+        try:
+            manifest = read_manifest(self.path)
+        except DataFileError:
+            if not self._overwrite:
+                raise
+            manifest, damaged = None, True  # topoae's folder all the same: replace it all
         found = manifest["kind"] if manifest is not None else self._legacy_kind()
         if found is not None and found != self.kind:
             raise RunFolderError(
@@ -252,7 +258,7 @@ class RunFolder:
             )
         if manifest is not None and manifest["state"] == "overwriting":
             self._overwrite = True  # an overwrite was interrupted: finish it
-        if self._overwrite and found is None and self._foreign_entries():
+        if self._overwrite and found is None and not damaged and self._foreign_entries():
             raise RunFolderError(
                 f"{self.path} holds files topoae did not write ({self._foreign_entries()[0]}, "
                 "...); --overwrite deletes only topoae runs. Choose another --out."
@@ -307,10 +313,8 @@ class RunFolder:
         job before writing anything, so old and new files never mix.
         """
         self._check_held()
-        if (self.path / MANIFEST).exists():
-            self.manifest = {**(read_manifest(self.path) or {}), "state": "overwriting"}
-            self.manifest.setdefault("files", {})
-            self._write_manifest()
+        self.manifest = {**self._new_manifest(), "state": "overwriting"}
+        self._write_manifest()
         trash = self.path / f"{TRASH_PREFIX}{_now().replace(':', '')}"
         trash.mkdir()
         for entry in list(self.path.iterdir()):

@@ -174,6 +174,9 @@ def test_damaged_manifest_and_unusable_paths(tmp_path):
         with pytest.raises(DataFileError, match=r"manifest\.json: damaged or not a topoae"):
             with RunFolder(tmp_path / "run", "train"):
                 pass
+    with RunFolder(tmp_path / "run", "train", overwrite=True) as folder:  # the way out
+        assert folder.manifest["files"] == {}
+    assert read_manifest(tmp_path / "run")["kind"] == "train"
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunFolderError, match="is a file, not a folder"):
         RunFolder(tmp_path / "file", "train").__enter__()
