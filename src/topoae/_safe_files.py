@@ -35,6 +35,7 @@ import json
 import lzma
 import math
 import os
+import pickle
 import struct
 import zipfile
 import zlib
@@ -221,17 +222,26 @@ def load_checked_torch(
     try:
         obj = _torch_load(data, map_location, numpy_ok=not checked)
     except Exception as error:  # torch raises many types for damaged or refused files
-        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-        old = "" if checked else " (an old-format file without checksum)"
-        raise _fail(
-            path,
-            f"cannot be read as a {kind}{old} with weights_only=True: "
-            f"{type(error).__name__}: {detail}",
-            advice,
-        ) from None
+        old = " (an old-format file without checksum)" if not checked else ""
+        reason = _load_error(error)
+        raise _fail(path, f"cannot be read as a {kind}{old}: {reason}", advice) from None
     if schema is not None and (found := problem(obj, schema)) is not None:
         raise _fail(path, f"not a valid {kind} ({found})", advice)
     return obj
+
+
+def _load_error(error: Exception) -> str:
+    """torch's reason in one line, without its advice to load with ``weights_only=False``."""
+    text = str(error).strip()
+    if not (isinstance(error, pickle.UnpicklingError) and text.startswith("Weights only")):
+        return f"{type(error).__name__}: {text.splitlines()[0][:160] if text else ''}"
+    skip = ("Weights only", "(1)", "(2)", "Check the documentation", "Please file an issue")
+    lines = [line.replace("WeightsUnpickler error:", "").strip() for line in text.splitlines()]
+    reason = next((ln for ln in lines if ln and not ln.startswith(skip)), "unsupported content")
+    return (
+        "it holds more than tensors and plain data, refused unread as it could run code "
+        f"({reason[:160]})"
+    )
 
 
 def _read_bytes(path: Path, kind: str, advice: str) -> bytes:

@@ -171,9 +171,13 @@ def test_planted_code_never_runs(tmp_path):
     for name, data in files.items():
         path = tmp_path / "model.pt"
         path.write_bytes(data)
-        with pytest.raises(DataFileError, match=r"model\.pt"):
+        with pytest.raises(DataFileError, match=r"model\.pt") as caught:
             load_checked_torch(path, kind="run model")
         assert not marker.exists(), name
+        assert "weights_only` set to `False`" not in str(caught.value)
+    path.write_bytes(files["torch.save with a planted object"])
+    with pytest.raises(DataFileError, match=r"could run code \(.*GLOBAL posix\.system"):
+        load_checked_torch(path, kind="run model")
 
 
 def test_missing_newer_and_folder(tmp_path):
