@@ -139,6 +139,56 @@ def folder_mutations(
                 yield f"{a} <-> {b}", "swap", target
 
 
+# ---------------------------------------------------------------------- kills
+
+
+def _die_at_write(n: int, when: str, target, args) -> None:
+    """Run ``target(*args)``, SIGKILLing this process at its ``n``-th atomic write."""
+    import signal
+
+    from topoae._io import TEMPORARY_NAME
+
+    real, count = os.replace, [0]
+
+    def replace(src, dst, *rest, **kwargs):
+        atomic = TEMPORARY_NAME.match(Path(src).name) is not None
+        if atomic and count[0] == n and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)  # the temporary is complete, not yet moved
+        real(src, dst, *rest, **kwargs)
+        if atomic and count[0] == n and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        count[0] += atomic
+
+    os.replace = replace
+    target(*args)
+
+
+def run_killed_at_write(target, args: tuple, n: int, when: str = "before") -> bool:
+    """Run ``target(*args)`` in a fresh process SIGKILLed at its ``n``-th atomic write.
+
+    ``when`` is ``"before"`` (the temporary written, not yet moved into place) or
+    ``"after"`` (the file in place, nothing after it). Children fork from a forkserver that
+    has imported topoae once, so each costs milliseconds, not an interpreter start.
+
+    Returns
+    -------
+    bool
+        True if the process was killed; False if it made fewer than ``n + 1`` writes and
+        finished (then every write position has been tried).
+    """
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["topoae", "fuzz"])
+    process = context.Process(target=_die_at_write, args=(n, when, target, args))
+    process.start()
+    process.join(600)
+    if process.exitcode not in (0, -signal.SIGKILL):
+        raise RuntimeError(f"the child failed with exit code {process.exitcode}")
+    return process.exitcode == -signal.SIGKILL
+
+
 # ---------------------------------------------------------------------- JSON
 
 
