@@ -192,8 +192,8 @@ class RunFolder:
 
     def __enter__(self) -> RunFolder:
         self._create()
-        self._lock()
         try:
+            self._lock()
             self._prepare()
         except BaseException:
             self._unlock()
@@ -231,7 +231,8 @@ class RunFolder:
         info["since"] = _now()
         data = json.dumps(info).encode("utf-8")
         os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        os.write(self._fd, data)
 
     def _unlock(self) -> None:
         if self._fd is None:
