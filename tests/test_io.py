@@ -39,3 +39,18 @@ def test_npz_and_numpy_values_round_trip(tmp_path):
         np.testing.assert_array_equal(data["x"], [0, 1, 2])
     write_json(tmp_path / "b.json", {"v": np.float32(1.5), "arr": np.arange(2)})
     assert '"v": 1.5' in (tmp_path / "b.json").read_text()
+
+
+def test_remove_temporaries_takes_only_killed_writes(tmp_path):
+    import tempfile
+
+    from topoae._io import TEMPORARY_NAME, remove_temporaries
+
+    _, left = tempfile.mkstemp(prefix=".model.pt.", suffix=".tmp", dir=tmp_path)  # as a kill
+    assert TEMPORARY_NAME.match(os.path.basename(left))
+    keep = ["model.pt", "notes.tmp", ".model.pt.tmp", ".a.toolong123.tmp"]
+    for name in keep:
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".sub.abcdefgh.tmp").mkdir()  # a folder, not a temporary file
+    assert [p.name for p in remove_temporaries(tmp_path)] == [os.path.basename(left)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, ".sub.abcdefgh.tmp"])

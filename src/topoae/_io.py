@@ -5,11 +5,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: Names of the temporaries :func:`atomic_write_bytes` writes (``mkstemp``'s 8 random
+#: characters between ``.NAME.`` and ``.tmp``); a killed write leaves one behind.
+TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -96,3 +101,23 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     named: dict[str, Any] = dict(arrays)
     np.savez_compressed(buffer, **named)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries that killed :func:`atomic_write_bytes` calls left in ``folder``.
+
+    Only the folder itself is searched, not its subfolders. Call it only while no other
+    process writes into ``folder`` (under its :class:`topoae._lock.RunFolder` lock): a live
+    writer's temporary looks the same as a dead one's.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed = []
+    for entry in Path(folder).iterdir():
+        if TEMPORARY_NAME.match(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed

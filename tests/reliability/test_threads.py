@@ -1,0 +1,95 @@
+"""Thread counts: set for a block and restored; numba's start no longer changes torch's."""
+
+import os
+import subprocess
+import sys
+
+import numba
+import pytest
+import torch
+
+from topoae._threads import TRAIN_THREADS, fixed_threads, preserve_threads, start_numba_threads
+
+# The first parallel numba kernel in a fresh process, with and without starting numba first.
+_PROBE = """
+import numpy as np, torch
+torch.set_num_threads(1)
+assert torch.get_num_threads() == 1  # torch has started its threads, as after any training
+import contextlib
+from topoae._threads import preserve_threads, start_numba_threads
+if "{guard}" == "start":
+    start_numba_threads()
+import topoae.metrics as metrics
+X = np.random.default_rng(0).normal(size=(40, 3))
+with preserve_threads() if "{guard}" == "preserve" else contextlib.nullcontext():
+    metrics.evaluate(X, X[:, :2], ks=[5], extra=False)
+print(torch.get_num_threads())
+"""
+
+
+def _probe(guard: str) -> int:
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    code = _PROBE.format(guard=guard)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split()[-1])
+
+
+def test_fixed_threads_sets_and_restores():
+    start_numba_threads()  # else reading numba's count below would raise torch's
+    torch_before, numba_before = torch.get_num_threads(), numba.get_num_threads()
+    with fixed_threads(1):
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+    assert (torch.get_num_threads(), numba.get_num_threads()) == (torch_before, numba_before)
+    with pytest.raises(RuntimeError, match="inside"), fixed_threads(2):
+        assert torch.get_num_threads() == 2
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == torch_before
+    with preserve_threads():
+        torch.set_num_threads(torch_before + 1)  # what numba's start did
+    assert torch.get_num_threads() == torch_before
+    with pytest.raises(ValueError, match="at least 1"), fixed_threads(0):
+        pass
+
+
+@pytest.mark.skipif(numba.config.THREADING_LAYER not in ("default", "omp"), reason="omp only")
+def test_numba_start_no_longer_changes_torch_threads():
+    unguarded = _probe(guard="none")
+    if unguarded == 1:
+        pytest.skip("numba did not pick its OpenMP layer here; nothing to guard against")
+    assert unguarded == 2  # the side effect: numba's omp_set_num_threads(NUMBA_NUM_THREADS)
+    assert _probe(guard="start") == 1
+    assert _probe(guard="preserve") == 1
+
+
+def _tiny_training(seed: int = 0) -> list[torch.Tensor]:
+    """A few Adam steps of a BatchNorm MLP on data large enough for torch to split work."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(4096, 64, generator=generator)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 64), torch.nn.BatchNorm1d(64), torch.nn.ReLU(), torch.nn.Linear(64, 64)
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = (model(x) - x).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_same_weights_whatever_the_callers_thread_count():
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for caller in (1, 2):
+            torch.set_num_threads(caller)
+            with fixed_threads(TRAIN_THREADS):
+                runs.append(_tiny_training())
+            assert torch.get_num_threads() == caller
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
