@@ -139,5 +139,6 @@ def split_validation(
 
 # Importing the modules registers their data sets.
 from topoae.datasets import cifar, digits, idx  # noqa: E402, F401
+from topoae.datasets import loops as _loops  # noqa: E402, F401
 from topoae.datasets import spheres as _spheres  # noqa: E402, F401
 from topoae.datasets.spheres import make_spheres  # noqa: E402
