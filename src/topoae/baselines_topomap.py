@@ -159,7 +159,7 @@ def topomap_layout(X) -> np.ndarray:
     hulls = {i: np.array([i]) for i in range(n)}
     root = np.arange(n)
     edges, lengths = euclidean_mst(points) if n > 1 else (np.zeros((0, 2), int), np.zeros(0))
-    for (u, v), w in zip(edges, lengths):
+    for (u, v), w in zip(edges, lengths, strict=True):
         cu, cv = root[u], root[v]
         for component, point, below, shift in ((cu, u, True, 0.0), (cv, v, False, w)):
             rotation, anchor = _placement(layout, hulls[component], layout[point], below)

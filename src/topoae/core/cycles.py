@@ -203,7 +203,7 @@ def h1_pairs(distances, *, check: bool = True) -> np.ndarray:
         raise MissingDependencyError(
             "Cycle (H1) pairs need gudhi: pip install 'topoae[tda]'."
         ) from error
-    edges, ranks = edge_ranks(dist)
+    _, ranks = edge_ranks(dist)
     # Ranks start at 1 so that every edge enters after the vertices (value 0).
     filtration = (ranks + 1).astype(np.float64)
     np.fill_diagonal(filtration, 0.0)
