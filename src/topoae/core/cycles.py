@@ -36,7 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.typed import Dict
 
 from topoae.core.topology import check_distance_matrix
 from topoae.errors import InputError, MissingDependencyError
@@ -49,6 +50,10 @@ __all__ = [
     "h1_cascades",
     "h1_pairs",
 ]
+
+#: Triangles are keyed by one int64 built from their three edge ranks: E³ < 2⁶³.
+_MAX_VERTICES = 2000
+_MAX_EDGES = _MAX_VERTICES * (_MAX_VERTICES - 1) // 2
 
 #: Homology dimensions the topological loss supports: components (0) and cycles (1).
 SUPPORTED_DIMENSIONS = (0, 1)
@@ -272,87 +277,112 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _persistent_births(edges, ranks):
-    """Non-tree edges that are the longest edge of no triangle: the births of all cycles.
-
-    Any other non-tree edge is paired, at its own length, with the first triangle
-    whose longest edge it is (a zero-persistence pair).
-    """
-    m = ranks.shape[0]
-    parent = np.arange(m)
-    births = np.zeros(len(edges), dtype=np.bool_)
+def _tree_flags(edges, n_vertices):
+    """Which edges (in rank order) Kruskal takes into the minimum spanning tree."""
+    parent = np.arange(n_vertices)
+    in_tree = np.zeros(len(edges), dtype=np.bool_)
     for r in range(len(edges)):
-        i, j = edges[r, 0], edges[r, 1]
-        a, b = _find(parent, i), _find(parent, j)
+        a, b = _find(parent, edges[r, 0]), _find(parent, edges[r, 1])
         if a != b:
             parent[a] = b
-            continue
-        births[r] = True
-        for k in range(m):
-            if k != i and k != j and ranks[i, k] < r and ranks[j, k] < r:
-                births[r] = False
-                break
-    return births
+            in_tree[r] = True
+    return in_tree
 
 
 @njit(cache=True)
-def _reduce(edges, ranks, births):
-    """Column reduction of the triangle boundary matrix over Z/2, triangles in order.
+def _triangle_key(a, b, c, n_edges):
+    """Position of a triangle in the filtration: its edge ranks, largest first, as one integer."""
+    high = max(a, b, c)
+    low = min(a, b, c)
+    middle = a + b + c - high - low
+    return (high * n_edges + middle) * n_edges + low
 
-    Triangles are ordered by the ranks of their edges, largest first, compared
-    lexicographically; a column's pivot is its highest-ranked edge. Stops when every
-    birth of ``births`` is paired (later pairs all have zero persistence).
 
-    Returns (birth rank, death rank) per pair, and the pivots met after the first
-    (the death edge) and before the last (the birth edge), flat with offsets.
-    """
+@njit(cache=True)
+def _coboundary(r, edges, ranks, n_edges):
+    """The triangles having edge ``r`` as a face, as sorted keys."""
+    i, j = edges[r, 0], edges[r, 1]
     m = ranks.shape[0]
+    keys = np.empty(m - 2, dtype=np.int64)
+    n = 0
+    for k in range(m):
+        if k != i and k != j:
+            keys[n] = _triangle_key(r, ranks[i, k], ranks[j, k], n_edges)
+            n += 1
+    return np.sort(keys)
+
+
+@njit(cache=True)
+def _death_triangles(edges, ranks, in_tree):
+    """The triangle that each non-tree edge pairs with, by persistent cohomology.
+
+    Coboundary columns of the non-tree edges, latest edge first, are reduced with
+    the earliest triangle as pivot (the tree edges are cleared: they pair with
+    vertices). The pairing equals that of the homology reduction (same filtration),
+    at a cost of O(m²) columns instead of O(m³).
+    """
     n_edges = len(edges)
-    owner = np.full(n_edges, -1, dtype=np.int64)
-    columns = [np.zeros(0, dtype=np.int64)]  # typed list; entry 0 is a placeholder
-    left = 0
-    for r in range(n_edges):
-        if births[r]:
-            left += 1
+    partner = np.full(n_edges, -1, dtype=np.int64)
+    owner = Dict.empty(key_type=types.int64, value_type=types.int64)
+    columns = [np.zeros(0, dtype=np.int64)]
+    for r in range(n_edges - 1, -1, -1):
+        if in_tree[r]:
+            continue
+        column = _coboundary(r, edges, ranks, n_edges)
+        while len(column) > 0:
+            pivot = column[0]
+            if pivot not in owner:
+                owner[pivot] = len(columns)
+                columns.append(column)
+                partner[r] = pivot
+                break
+            column = _xor_sorted(column, columns[owner[pivot]])
+    return partner
+
+
+@njit(cache=True)
+def _reduce(edges, partner, dist):
+    """Homology reduction of the death triangles only, in filtration order.
+
+    Only columns that end with a pivot matter to other columns, so the triangles
+    whose columns vanish are never touched. Returns (birth rank, death rank) per
+    pair of positive persistence and the pivots met after the first (the death
+    edge) and before the last (the birth edge), flat with offsets.
+    """
+    n_edges = len(edges)
+    positive = np.where(partner >= 0)[0]
+    order = positive[np.argsort(partner[positive])]
+    reduced = [np.zeros(0, dtype=np.int64) for _ in range(n_edges)]
+    done = np.zeros(n_edges, dtype=np.bool_)
+    seen = np.empty(n_edges, dtype=np.int64)
     out_birth, out_death, out_cascade, out_offsets = [0], [0], [0], [0]
     out_birth.pop(), out_death.pop(), out_cascade.pop()
-    seen = np.empty(n_edges, dtype=np.int64)
-    for r in range(n_edges):
-        if left == 0:
-            break
-        i, j = edges[r, 0], edges[r, 1]
-        # The triangles whose longest edge is r, ordered by their second-longest edge
-        # (distinct for distinct third vertices).
-        thirds, keys = [], []
-        for k in range(m):
-            if k != i and k != j and ranks[i, k] < r and ranks[j, k] < r:
-                thirds.append(k)
-                keys.append(max(ranks[i, k], ranks[j, k]))
-        if len(thirds) == 0:
-            continue
-        for position in np.argsort(np.array(keys)):
-            k = thirds[position]
-            a, b = ranks[i, k], ranks[j, k]
-            column = np.array([min(a, b), max(a, b), r], dtype=np.int64)
-            n_seen = 0
-            while len(column) > 0:
-                pivot = column[-1]
-                seen[n_seen] = pivot
-                n_seen += 1
-                if owner[pivot] == -1:
-                    owner[pivot] = len(columns)
-                    columns.append(column)
-                    if births[pivot]:
-                        left -= 1
-                        out_birth.append(pivot)
-                        out_death.append(r)
-                        for s in range(1, n_seen - 1):
-                            out_cascade.append(seen[s])
-                        out_offsets.append(len(out_cascade))
-                    break
-                column = _xor_sorted(column, columns[owner[pivot]])
-            if left == 0:
+    for e in order:
+        key = partner[e]
+        low = key % n_edges
+        middle = (key // n_edges) % n_edges
+        high = key // (n_edges * n_edges)
+        column = np.array([low, middle, high], dtype=np.int64)
+        n_seen = 0
+        while True:
+            pivot = column[-1]
+            seen[n_seen] = pivot
+            n_seen += 1
+            if pivot == e:
                 break
+            if not done[pivot]:
+                raise RuntimeError("inconsistent pairing")
+            column = _xor_sorted(column, reduced[pivot])
+        reduced[e] = column
+        done[e] = True
+        a, b = edges[e, 0], edges[e, 1]
+        p, q = edges[high, 0], edges[high, 1]
+        if dist[p, q] > dist[a, b]:
+            out_birth.append(e)
+            out_death.append(high)
+            for s in range(1, n_seen - 1):
+                out_cascade.append(seen[s])
+            out_offsets.append(len(out_cascade))
     return (
         np.array(out_birth, dtype=np.int64),
         np.array(out_death, dtype=np.int64),
@@ -380,8 +410,10 @@ def h1_cascades(distances, *, check: bool = True) -> H1Cascades:
     -----
     The cascade of a pair depends on the order of triangles of equal diameter,
     which no diagram fixes: here triangles are compared by the ranks of their edges,
-    longest first (deterministic). Cost: O(m³) candidate triangles; the reduction
-    stops once every cycle has died.
+    longest first (deterministic). The pairing comes from persistent cohomology
+    (O(m²) coboundary columns, the tree edges cleared, as ripser does), then only the
+    death triangles are reduced in homology, which gives their cascades. At most
+    2,000 points (the triangle keys are 64-bit integers).
 
     Examples
     --------
@@ -398,13 +430,11 @@ def h1_cascades(distances, *, check: bool = True) -> H1Cascades:
     if m < 4:
         return H1Cascades(empty, np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
     edges, ranks = edge_ranks(dist)
-    births = _persistent_births(edges, ranks)
-    birth, death, cascade, offsets = _reduce(edges, ranks, births)
+    if len(edges) >= _MAX_EDGES:
+        raise InputError(f"h1_cascades takes at most {_MAX_VERTICES} points per batch, got {m}.")
+    partner = _death_triangles(edges, ranks, _tree_flags(edges, m))
+    birth, death, cascade, offsets = _reduce(edges, partner, dist)
     pairs = np.column_stack([edges[birth], edges[death]]).reshape(-1, 4)
-    keep = dist[pairs[:, 2], pairs[:, 3]] > dist[pairs[:, 0], pairs[:, 1]]
-    sizes = np.diff(offsets)
     order = np.argsort(birth, kind="stable")
-    kept = order[keep[order]]
-    chosen = [cascade[offsets[p] : offsets[p + 1]] for p in kept]
-    union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
-    return H1Cascades(pairs[kept], edges[union].reshape(-1, 2), sizes[kept])
+    union = np.unique(cascade)
+    return H1Cascades(pairs[order], edges[union].reshape(-1, 2), np.diff(offsets)[order])
