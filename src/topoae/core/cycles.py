@@ -32,6 +32,7 @@ Two routes are offered:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -300,7 +301,7 @@ def _triangle_key(a, b, c, n_edges):
 
 @njit(cache=True)
 def _coboundary(r, edges, ranks, n_edges):
-    """The triangles having edge ``r`` as a face, as sorted keys."""
+    """The keys of the triangles having edge ``r`` as a face (unsorted)."""
     i, j = edges[r, 0], edges[r, 1]
     m = ranks.shape[0]
     keys = np.empty(m - 2, dtype=np.int64)
@@ -309,7 +310,20 @@ def _coboundary(r, edges, ranks, n_edges):
         if k != i and k != j:
             keys[n] = _triangle_key(r, ranks[i, k], ranks[j, k], n_edges)
             n += 1
-    return np.sort(keys)
+    return keys
+
+
+@njit(cache=True)
+def _heap_pivot(heap):
+    """The smallest key of a Z/2 column held as a min-heap with repeats (−1 if empty)."""
+    while len(heap) > 0:
+        top = heapq.heappop(heap)
+        if len(heap) > 0 and heap[0] == top:
+            heapq.heappop(heap)  # a key present twice cancels
+            continue
+        heapq.heappush(heap, top)
+        return top
+    return -1
 
 
 @njit(cache=True)
@@ -317,26 +331,47 @@ def _death_triangles(edges, ranks, in_tree):
     """The triangle that each non-tree edge pairs with, by persistent cohomology.
 
     Coboundary columns of the non-tree edges, latest edge first, are reduced with
-    the earliest triangle as pivot (the tree edges are cleared: they pair with
-    vertices). The pairing equals that of the homology reduction (same filtration),
-    at a cost of O(m²) columns instead of O(m³).
+    the earliest triangle as pivot; the tree edges are cleared (they pair with
+    vertices). As in ripser, a column is kept as the list of coboundaries it sums
+    (so a stored column stays short) and the working column is a heap. The pairing
+    equals that of the homology reduction (same filtration), at a cost of O(m²)
+    columns instead of O(m³).
     """
     n_edges = len(edges)
     partner = np.full(n_edges, -1, dtype=np.int64)
     owner = Dict.empty(key_type=types.int64, value_type=types.int64)
-    columns = [np.zeros(0, dtype=np.int64)]
+    sums = [np.zeros(0, dtype=np.int64) for _ in range(n_edges)]
     for r in range(n_edges - 1, -1, -1):
         if in_tree[r]:
             continue
-        column = _coboundary(r, edges, ranks, n_edges)
-        while len(column) > 0:
-            pivot = column[0]
-            if pivot not in owner:
-                owner[pivot] = len(columns)
-                columns.append(column)
-                partner[r] = pivot
+        coboundary = _coboundary(r, edges, ranks, n_edges)
+        pivot = coboundary.min()
+        if pivot not in owner:  # the common case: an apparent pair, nothing to reduce
+            owner[pivot] = r
+            partner[r] = pivot
+            sums[r] = np.array([r], dtype=np.int64)
+            continue
+        heap = list(coboundary)
+        heapq.heapify(heap)
+        added = [r]
+        while True:
+            pivot = _heap_pivot(heap)
+            if pivot == -1:
                 break
-            column = _xor_sorted(column, columns[owner[pivot]])
+            if pivot not in owner:
+                owner[pivot] = r
+                partner[r] = pivot
+                terms = np.sort(np.array(added))
+                keep = np.ones(len(terms), dtype=np.bool_)
+                for t in range(1, len(terms)):
+                    if keep[t - 1] and terms[t] == terms[t - 1]:
+                        keep[t - 1] = keep[t] = False
+                sums[r] = terms[keep]
+                break
+            for other in sums[owner[pivot]]:
+                added.append(other)
+                for key in _coboundary(other, edges, ranks, n_edges):
+                    heapq.heappush(heap, key)
     return partner
 
 
