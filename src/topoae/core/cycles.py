@@ -140,7 +140,9 @@ def edge_ranks(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     m = distances.shape[0]
     rows, cols = np.triu_indices(m, 1)
-    order = np.lexsort((cols, rows, distances[rows, cols]))
+    # The upper triangle is read row by row, i.e. by (i, j): a stable sort by length
+    # gives the order (A[i, j], i, j).
+    order = np.argsort(distances[rows, cols], kind="stable")
     edges = np.column_stack([rows[order], cols[order]]).astype(np.int64)
     ranks = np.full((m, m), -1, dtype=np.int64)
     ranks[edges[:, 0], edges[:, 1]] = np.arange(len(edges))
@@ -338,20 +340,27 @@ def _death_triangles(edges, ranks, in_tree):
     columns instead of O(m³).
     """
     n_edges = len(edges)
+    m = ranks.shape[0]
     partner = np.full(n_edges, -1, dtype=np.int64)
     owner = Dict.empty(key_type=types.int64, value_type=types.int64)
-    sums = [np.zeros(0, dtype=np.int64) for _ in range(n_edges)]
+    # The columns that needed reduction, as the edges whose coboundaries they sum;
+    # any other stored column is its own edge's coboundary.
+    sums = Dict.empty(key_type=types.int64, value_type=types.int64[:])
     for r in range(n_edges - 1, -1, -1):
         if in_tree[r]:
             continue
-        coboundary = _coboundary(r, edges, ranks, n_edges)
-        pivot = coboundary.min()
-        if pivot not in owner:  # the common case: an apparent pair, nothing to reduce
+        i, j = edges[r, 0], edges[r, 1]
+        pivot = -1
+        for k in range(m):
+            if k != i and k != j:
+                key = _triangle_key(r, ranks[i, k], ranks[j, k], n_edges)
+                if pivot == -1 or key < pivot:
+                    pivot = key
+        if pivot not in owner:  # the common case: nothing to reduce
             owner[pivot] = r
             partner[r] = pivot
-            sums[r] = np.array([r], dtype=np.int64)
             continue
-        heap = list(coboundary)
+        heap = list(_coboundary(r, edges, ranks, n_edges))
         heapq.heapify(heap)
         added = [r]
         while True:
@@ -368,7 +377,9 @@ def _death_triangles(edges, ranks, in_tree):
                         keep[t - 1] = keep[t] = False
                 sums[r] = terms[keep]
                 break
-            for other in sums[owner[pivot]]:
+            source = owner[pivot]
+            parts = sums[source] if source in sums else np.array([source], dtype=np.int64)
+            for other in parts:
                 added.append(other)
                 for key in _coboundary(other, edges, ranks, n_edges):
                     heapq.heappush(heap, key)
