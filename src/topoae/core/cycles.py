@@ -478,7 +478,7 @@ def h1_cascades(distances, *, check: bool = True) -> H1Cascades:
     if m < 4:
         return H1Cascades(empty, np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
     edges, ranks = edge_ranks(dist)
-    if len(edges) >= _MAX_EDGES:
+    if len(edges) > _MAX_EDGES:
         raise InputError(f"h1_cascades takes at most {_MAX_VERTICES} points per batch, got {m}.")
     partner = _death_triangles(edges, ranks, _tree_flags(edges, m))
     birth, death, cascade, offsets = _reduce(edges, partner, dist)
