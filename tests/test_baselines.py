@@ -46,7 +46,7 @@ def test_defaults_are_the_papers_spheres_settings():
     assert make_baseline("isomap", n_neighbors=None).n_neighbors == 25
     # The image data sets have their own t-SNE / UMAP settings.
     assert make_baseline("umap", "mnist").n_neighbors == 355
-    assert set(BASELINES) == {"pca", "isomap", "tsne", "umap"}
+    assert set(BASELINES) == {"pca", "isomap", "tsne", "umap", "topomap"}
 
 
 def test_unknown_name_and_bad_setting_are_clear_errors():

@@ -374,3 +374,53 @@ def make_baseline(
         return BASELINES[name](random_state=random_state, **params)
     except TypeError as error:
         raise ValueError(f"Invalid setting for baseline {name!r}: {error}.") from error
+
+
+class TopoMapBaseline(Baseline):
+    """TopoMap (Doraiswamy et al., 2020): a 2-D layout keeping the data's MST edge lengths.
+
+    The layout's Euclidean minimum spanning tree has exactly the data's edge lengths,
+    so its 0-dimensional persistence diagram is the data's (up to rounding);
+    :mod:`topoae.baselines_topomap` gives the algorithm. Deterministic:
+    ``random_state`` is accepted for the common interface and unused.
+
+    TopoMap has **no out-of-sample map**: :meth:`transform` returns the layout of the
+    fitted points only (``X`` must be those points) and raises otherwise. To score
+    it on a test split, fit it on the test split (``out_of_sample`` is ``False``
+    to say so); its layout then sees no training point.
+    """
+
+    name = "topomap"
+    #: ``transform`` cannot place new points: fit on the points to embed.
+    out_of_sample = False
+
+    def fit(self, X) -> TopoMapBaseline:
+        from topoae.baselines_topomap import topomap_layout
+
+        if self.n_components != 2:
+            raise ValueError(
+                f"TopoMap lays points out in the plane: n_components must be 2, "
+                f"got {self.n_components}."
+            )
+        matrix = self._check_fit_input(X)
+        self.n_features_in_ = matrix.shape[1]
+        self.fitted_inputs_ = matrix
+        self.embedding_ = topomap_layout(matrix)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        matrix = self._check_transform_input(X)
+        if matrix.shape != self.fitted_inputs_.shape or not np.array_equal(
+            matrix, self.fitted_inputs_
+        ):
+            from topoae.errors import InputError
+
+            raise InputError(
+                "TopoMap has no out-of-sample map: it can only return the layout of the points "
+                "it was fitted on. Fit it on the points to embed (e.g. the test split)."
+            )
+        return self.embedding_.copy()
+
+
+BASELINES["topomap"] = TopoMapBaseline
+__all__ += ["TopoMapBaseline"]

@@ -179,6 +179,7 @@ def split_validation(
 
 # Importing the modules registers their data sets.
 from topoae.datasets import cifar, digits, files, idx  # noqa: E402, F401
+from topoae.datasets import loops as _loops  # noqa: E402, F401
 from topoae.datasets import spheres as _spheres  # noqa: E402, F401
 from topoae.datasets.files import load_file  # noqa: E402
 from topoae.datasets.spheres import make_spheres  # noqa: E402

@@ -354,3 +354,13 @@ class TopologicalSignatureLoss(nn.Module):
             # Pairs come in filtration order, so both death vectors are already sorted.
             total = (x_at_x - z_at_z).pow(2).sum()
         return TopologicalLossTerms(total, x_to_z, z_to_x, int(shared))
+
+
+# The dimension-1 (cycle) terms, docs/cycles.md.
+from topoae.core.losses.cycles import (  # noqa: E402
+    CYCLE_FORMULATIONS,
+    CycleLoss,
+    CycleLossTerms,
+)
+
+__all__ += ["CYCLE_FORMULATIONS", "CycleLoss", "CycleLossTerms"]
