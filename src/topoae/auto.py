@@ -101,7 +101,9 @@ def auto_preset(
     """
     spheres = PRESETS["spheres"].models["topoae"]
     batch = spheres.batch_size if n_samples is None else max(1, min(spheres.batch_size, n_samples))
-    common = dict(batch_size=batch, learning_rate=spheres.learning_rate, lam=spheres.lam)
+    common: dict[str, Any] = dict(
+        batch_size=batch, learning_rate=spheres.learning_rate, lam=spheres.lam
+    )
     if input_shape is not None and len(input_shape) > 1:
         return AutoSettings(
             architecture="deep",

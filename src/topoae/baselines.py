@@ -133,7 +133,9 @@ class Baseline:
 
     def fit_transform(self, X) -> np.ndarray:
         """Fit on ``X`` and return its embedding (the training embedding, not a re-transform)."""
-        return self.fit(X).embedding_
+        fitted = self.fit(X)
+        embedding: np.ndarray = fitted.embedding_  # type: ignore[attr-defined]  # set by fit
+        return embedding
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Map embeddings back to input space (only where :attr:`reconstructs`)."""

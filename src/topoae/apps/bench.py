@@ -19,6 +19,7 @@ Peers of the training step, all with the same autoencoder, data and Adam:
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import statistics
@@ -243,6 +244,8 @@ def _step_models(
     peers: Sequence[str], model: str, seed: int
 ) -> tuple[dict[str, torch.nn.Module], int | tuple[int, ...], float, float, float | None]:
     """Fresh, identically initialised variants of the Spheres MLP or the DeepAE."""
+    input_shape: tuple[int, ...]
+    build: type[MLPAutoencoder] | type[DeepAutoencoder]
     if model == "spheres":
         input_shape, lam, lr, data_scale = (101,), SPHERES_LAM, SPHERES_LR, None
         build = MLPAutoencoder
@@ -485,7 +488,7 @@ def bench_pairing(
             started = time.perf_counter()
             pairs = persistence_pairs(dist)
             times.append(time.perf_counter() - started)
-        extra, how = _peak_extra_bytes(lambda dist=dist: persistence_pairs(dist))
+        extra, how = _peak_extra_bytes(functools.partial(persistence_pairs, dist))
         seconds = statistics.median(times)
         row: dict[str, Any] = {
             "n": n,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         say(args, message)
 
-    results: dict[str, object] = {"environment": bench.environment(), "command": vars_of(args)}
+    results: dict[str, Any] = {"environment": bench.environment(), "command": vars_of(args)}
     sections = []
     if "step" in args.which:
         result = bench.bench_step(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_int, say
 
 
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     record = load_run(args.run_dir)
     name = record.config.get("dataset")
+    if not isinstance(name, str):
+        raise CLIError(f"{args.run_dir}/config.json names no data set; it is not a topoae run.")
     seed = int(record.config.get("train", {}).get("seed", 0))
     kwargs = {} if args.data_dir is None else {"data_dir": args.data_dir}
     data = datasets.load(name, seed=seed, **kwargs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,7 +153,8 @@ class LinearAutoencoder(Autoencoder):
         super().__init__(nn.Linear(d, latent_dim), nn.Linear(latent_dim, d), shape)
 
 
-ARCHITECTURES: dict[str, type[Autoencoder]] = {
+# Each builds its Autoencoder from (input_shape, latent_dim, hidden_sizes).
+ARCHITECTURES: dict[str, Callable[..., Autoencoder]] = {
     "mlp": MLPAutoencoder,
     "deep": DeepAutoencoder,
     "linear": LinearAutoencoder,
@@ -245,7 +247,7 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             # A batch of identical points has largest distance 0: leave the zeros as they are.
             return dist / dist.max().clamp_min(torch.finfo(dist.dtype).tiny)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """Total loss of a batch and its components.
 
         Parameters
@@ -255,7 +257,7 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         Returns
         -------
         loss : torch.Tensor, scalar
-        components : dict of str to float
+        components : dict of str to float (0-d tensors off the CPU)
             ``loss``, ``reconstruction``, and with ``lam > 0`` also ``topological``
             (``L_topo / m``), ``x_to_z``, ``z_to_x``, ``shared_edges``, ``latent_norm``.
         """
@@ -270,6 +272,9 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             return reconstruction, {"loss": value, "reconstruction": value}
         x, z = self._pairing_batch(x, z)
         m = x.shape[0]
+        values: Sequence[Any]
+        shared: Any
+        latent_norm: Any
         if fits_regularized_objective(x, z):
             # The CPU path: the whole topological term and its sum with the MSE in one
             # compiled call behind one autograd node; its parts come back as floats.

@@ -15,7 +15,7 @@ reference implementation), duplicate points and integer-valued data included.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, cast, overload
 
 import numpy as np
 from numba import njit
@@ -265,9 +265,10 @@ def persistence_pairs(
         # with check=False no synchronisation either.
         from topoae.core._device_prim import device_pairs
 
+        tensor = cast("torch.Tensor", distances)
         if check:
-            _validate(distances.detach().to("cpu").numpy(), 1e-5)
-        return device_pairs(distances.detach())
+            _validate(tensor.detach().to("cpu").numpy(), 1e-5)
+        return device_pairs(tensor.detach())
     array, device = _to_numpy(distances)
     # An exactly symmetric matrix (as cdist makes) lets Prim read rows only: the
     # same pairs, faster. Unchecked input is read by its upper triangle.

@@ -168,11 +168,12 @@ def write_animation(
     path = Path(path)
     suffix = check_animation_path(path)
     if suffix == ".gif":
-        writer: Any = animation.PillowWriter(fps=fps)
+        # matplotlib's stubs ask for an int; its writers take any positive frame rate.
+        writer: Any = animation.PillowWriter(fps=fps)  # type: ignore[arg-type]
     else:
         # "h264" (not "libx264"): matplotlib then rounds the frame to even pixel sizes and
         # asks for yuv420p, which players expect.
-        writer = animation.FFMpegWriter(fps=fps, codec="h264")
+        writer = animation.FFMpegWriter(fps=fps, codec="h264")  # type: ignore[arg-type]
     # matplotlib looks the binary up in its rcParams when saving starts.
     ffmpeg = find_ffmpeg() if suffix == ".mp4" else None
     settings = matplotlib.rc_context({"animation.ffmpeg_path": ffmpeg} if ffmpeg else None)

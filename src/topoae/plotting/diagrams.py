@@ -94,7 +94,7 @@ def draw_barcode(ax: Any, diagrams: list[np.ndarray], *, limit: float | None = N
         segments = np.stack(
             [np.column_stack([bars[:, 0], rows]), np.column_stack([bars[:, 1], rows])], axis=1
         )
-        ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth))
+        ax.add_collection(LineCollection(list(segments), colors=color, linewidths=linewidth))
         handles.append(Line2D([], [], color=color, label=f"H{dim}"))
         row += len(bars)
     ax.set_xlim(0, limit)

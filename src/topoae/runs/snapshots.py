@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from topoae.plotting.animation import Snapshots
 from topoae.runs.folder import load_run
@@ -24,7 +25,7 @@ def snapshots_from_run(path: str | os.PathLike, title: str | None = None) -> Sna
     -------
     Snapshots
     """
-    run = load_run(path)
+    run = load_run(Path(path))
     if run.snapshots is None:
         raise ValueError(
             f"{path} has no snapshots.npz; train it with `topoae train --snapshot-every N` "

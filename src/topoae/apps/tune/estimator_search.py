@@ -75,7 +75,7 @@ def tune(
     architecture = "linear" if model == "linear-topoae" else "auto"
 
     def objective_of(trial) -> float:
-        params = search.suggest(trial)
+        params: dict[str, Any] = search.suggest(trial)
         params["batch_size"] = int(params["batch_size"])
         estimator = TopologicalAutoencoder(
             architecture=architecture, max_epochs=max_epochs, patience=patience,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def validation_measures(model, data, objective: str) -> tuple[float, dict[str, f
         raise InputError(
             f"Unknown objective {objective!r}; choose one of {', '.join(sorted(measures))}."
         )
-    scalars = {k: float(v) for k, v in measures.items() if np.isscalar(v)}
+    scalars = {k: float(cast(float, v)) for k, v in measures.items() if np.isscalar(v)}
     return float(measures[objective]), scalars
 
 

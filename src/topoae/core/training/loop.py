@@ -134,13 +134,17 @@ class TrainingRows:
             self.tensor = joined.to(device)
             self.sample_shape = tuple(joined.shape[1:])
 
+    def _in_memory(self) -> torch.Tensor:
+        assert self.tensor is not None  # set for rows that are not lazy
+        return self.tensor
+
     def __len__(self) -> int:
-        return int(self.offsets[-1]) if self.lazy else len(self.tensor)
+        return int(self.offsets[-1]) if self.lazy else len(self._in_memory())
 
     def check_finite(self, name: str) -> None:
         """Raise InputError on NaN / inf (lazy rows are read block by block)."""
         if not self.lazy:
-            finite = bool(torch.isfinite(self.tensor).all())
+            finite = bool(torch.isfinite(self._in_memory()).all())
         else:
             finite = all(
                 np.isfinite(np.asarray(part[i : i + _CHECK_BLOCK])).all()
@@ -153,7 +157,7 @@ class TrainingRows:
     def take(self, index: torch.Tensor) -> torch.Tensor:
         """Rows ``index`` (int64, on the CPU for lazy rows) as a float32 batch on the device."""
         if not self.lazy:
-            return self.tensor[index]
+            return self._in_memory()[index]
         rows = index.numpy()
         if len(self.parts) == 1:
             gathered = np.asarray(self.parts[0][rows])
@@ -488,7 +492,7 @@ def _distribute(
     distributed.check_same(config.to_dict() | {"device": distributed.device.type})
     global_batch_slices(torch.arange(n_train), config.batch_size, 0, distributed.world_size)
     if config.pair_globally and hasattr(model, "pair_globally"):
-        model.pair_globally = True
+        setattr(model, "pair_globally", True)  # noqa: B010  # an attribute of our model class
     device_ids = [distributed.device.index] if distributed.device.type == "cuda" else None
     module = DistributedDataParallel(model, device_ids=device_ids)
 
