@@ -3,6 +3,10 @@
 import os
 from pathlib import Path
 
+# scikit-learn's estimator checks include one on array-API input; it runs only when SciPy's
+# array-API support is switched on before SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import pytest
 import torch
 
