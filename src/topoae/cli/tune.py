@@ -17,7 +17,7 @@ from topoae.cli._common import (
     say,
 )
 from topoae.core.losses import MATCH_MODES
-from topoae.core.training import MODEL_VARIANTS
+from topoae.paper import MODEL_VARIANTS
 
 
 def add_parser(subparsers) -> None:
