@@ -27,6 +27,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("embedding", type=Path, help="CSV file, one row per test point")
     add_dataset_arguments(parser)
     parser.add_argument(
+        "--seed", type=int, default=0, help="--dataset FILE: seed of the split (0)"
+    )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        metavar="RUN",
+        help="measure against the test split of this `topoae train` folder's data instead",
+    )
+    parser.add_argument(
         "--diagrams",
         action="store_true",
         help="add Wasserstein/bottleneck distances of the H0/H1 diagrams (slower; tda extra)",
@@ -40,7 +49,17 @@ def run(args: argparse.Namespace) -> int:
     from topoae._io import write_json
 
     latent, labels = read_embedding_csv(args.embedding)
-    data = load_dataset(args, seed=0)  # the test split does not depend on the seed
+    if args.run is not None:
+        from topoae.runs.folder import load_run_data, read_config
+
+        config = read_config(args.run)
+        if config is None:
+            raise CLIError(f"{args.run} holds no config.json; point --run at a train folder.")
+        data = load_run_data(config, data_dir=args.data_dir)
+        args.dataset = data.name
+    else:
+        # A registered data set's test split does not depend on the seed; a file's does.
+        data = load_dataset(args, seed=args.seed)
     n_test = len(data.x_test)
     if len(latent) != n_test:
         raise CLIError(

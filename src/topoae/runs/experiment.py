@@ -325,10 +325,10 @@ def run_experiment(
             model=training.model,
             history=training.history,
             latent_test=latent,
-            labels_test=data.y_test,
+            labels_test=data.y_test if data.has_labels else None,
             summary=summary,
             snapshots=training.snapshots,
-            snapshot_labels=snapshot_y,
+            snapshot_labels=snapshot_y if data.has_labels else None,
         )
     return ExperimentResult(config, training, latent, x_hat, values, summary, seconds, out)
 
