@@ -14,7 +14,8 @@ def add_parser(subparsers) -> None:
         help="persistence diagrams / barcodes of a run's data and embedding",
         description=(
             "Draw the H0 and H1 Vietoris–Rips diagrams and barcodes of a run's test data "
-            "(reloaded by data set name, or from the run's recorded data file) and of its test embedding, on a seeded subsample, "
+            "(reloaded by data set name, or from the run's recorded data file) and of its "
+            "test embedding, on a seeded subsample, "
             "with their bottleneck and Wasserstein distances on the figure."
         ),
     )

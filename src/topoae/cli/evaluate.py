@@ -26,9 +26,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("embedding", type=Path, help="CSV file, one row per test point")
     add_dataset_arguments(parser)
-    parser.add_argument(
-        "--seed", type=int, default=0, help="--dataset FILE: seed of the split (0)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="--dataset FILE: seed of the split (0)")
     parser.add_argument(
         "--run",
         type=Path,

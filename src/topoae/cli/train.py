@@ -200,7 +200,8 @@ def _write_h5ad(args: argparse.Namespace, data, result) -> None:
             k: v for k, v in result.config.to_dict().items() if v is not None and k != "device"
         },
         "run": str(args.out),
-        "use_rep": data.source.use_rep or (f"layers/{data.source.layer}" if data.source.layer else "X"),
+        "use_rep": data.source.use_rep
+        or (f"layers/{data.source.layer}" if data.source.layer else "X"),
         "n_epochs": int(result.summary["epochs"]),
         "best_epoch": int(result.summary["best_epoch"]),
     }

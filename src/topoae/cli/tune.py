@@ -11,9 +11,9 @@ from topoae.cli import CLIError
 from topoae.cli._common import (
     add_dataset_arguments,
     dataset_options,
+    format_table,
     is_file,
     load_dataset,
-    format_table,
     nonnegative_float,
     positive_int,
     say,
