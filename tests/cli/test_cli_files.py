@@ -304,3 +304,36 @@ def test_spheres_transform_scaling_is_the_loader_standardisation():
     raw_test = x[spheres_test_indices(len(x))]
     ours = ((raw_test - np.array(mean)) / np.array(std)).astype(np.float32)
     np.testing.assert_allclose(ours, datasets.load("spheres").x_test, rtol=1e-5, atol=1e-5)
+
+
+#: Flags the page's commands get in the test, to stay quick (later flags win in argparse).
+QUICK = {
+    "train": ["--epochs", "2", "--device", "cpu"],
+    "compare": ["--methods", "pca,topoae", "--seed-values", "0", "--epochs", "2", "--no-figure"],
+    "report": ["--no-diagrams", "--no-animation"],
+    "transform": [],
+}
+
+
+def test_the_your_data_page_commands_run(tmp_path, monkeypatch, capsys):
+    """The ``sh`` blocks' commands of docs/your-data.md run on the page's own generated files."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "your-data.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in re.findall(r"```python\n(.*?)```", page, flags=re.S):
+        exec(compile(block, "your-data.md", "exec"), namespace)
+    commands = [
+        shlex.split(line)[1:]
+        for block in re.findall(r"```sh\n(.*?)```", page, flags=re.S)
+        for line in block.splitlines()
+        if line.startswith("topoae ")
+    ]
+    assert {argv[0] for argv in commands} == set(QUICK)
+    for argv in commands:
+        assert topoae([*argv, *QUICK[argv[0]]]) == 0, argv
+    assert (tmp_path / "embedding.parquet").exists() and (tmp_path / "embedded.h5ad").exists()
+    assert (tmp_path / "runs" / "cells-compare" / "report.html").exists()

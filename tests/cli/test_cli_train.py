@@ -65,7 +65,6 @@ def test_resume_of_a_finished_run_keeps_the_result(run_dir):
         (["train", "--model", "vae", "--out", "x"], "invalid choice"),
         (["train", "--lr", "-1", "--out", "x"], "positive"),
         (["train", "--epochs", "0", "--out", "x"], "positive"),
-        (["train", "--dataset", "nope", "--out", "x"], "invalid choice"),
         (["train"], "--out"),
     ],
 )
@@ -74,6 +73,13 @@ def test_wrong_flags_exit_non_zero(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_unknown_dataset_lists_the_registered_ones(tmp_path, capsys):
+    assert main(["train", "--dataset", "nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "neither a registered data set" in err and "spheres" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_ae_with_lam_is_refused(tmp_path, capsys):

@@ -135,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
         "train_on_validation": args.train_on_validation,
         "snapshot_every": args.snapshot_every,
     }
+    if args.resume and args.preset is None:
+        from topoae.runs.folder import read_config
+
+        args.preset = (read_config(out) or {}).get("preset")  # resume with the run's own
     preset = resolve_preset(data, args.preset)
     config = experiment_config(data, args.model, preset=preset, overrides=overrides)
     _check_batch(data, config)
