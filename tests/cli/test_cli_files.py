@@ -147,6 +147,36 @@ def test_transform_embeds_new_rows_with_the_run_preprocessing(csv_run, files, tm
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_evaluate_and_diagrams_reload_the_run_data(csv_run, files, tmp_path):
+    embedding = str(csv_run / "embedding_test.csv")
+    # The recorded split of the run, and the same split from the file flags and the seed.
+    assert topoae(["evaluate", embedding, "--run", str(csv_run)]) == 0
+    argv = ["evaluate", embedding, "--dataset", str(files["csv"]), "--labels", "kind"]
+    assert topoae([*argv, "--seed", "1", "--json", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["dataset"] == str(files["csv"])
+    # Another seed gives another split: its labels differ from the embedding's.
+    assert topoae([*argv, "--seed", "2"]) == 2
+    pytest.importorskip("ripser")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "diagrams.png"
+    assert topoae(["diagrams", str(csv_run), "--out", str(out), "--subsample", "20"]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_split_flags_are_recorded(files, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", str(files["npy"]), "--test-fraction", "0.3", "--no-standardize"]
+    assert (
+        topoae([*argv, "--preset", "spheres", "--hidden-sizes", "8,4", *TRAIN, "--out", str(out)])
+        == 0
+    )
+    config = json.loads((out / "config.json").read_text())
+    source = config["data_source"]
+    assert source["n_test"] == 27 and source["standardize"] is False and source["mean"] is None
+    assert config["preset"] == "spheres" and config["train"]["hidden_sizes"] == [8, 4]
+    assert load_run(out).labels_test is None  # an unlabelled file: no labels stored
+
+
 def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "error:" in err and "Traceback" not in err, err

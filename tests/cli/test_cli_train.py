@@ -45,6 +45,18 @@ def test_saved_model_reproduces_the_embedding(run_dir):
     np.testing.assert_allclose(latent, load_run(run_dir).latent_test, rtol=1e-5, atol=1e-6)
 
 
+def test_transform_of_raw_spheres_test_points_gives_the_run_embedding(run_dir, tmp_path):
+    from topoae.datasets.spheres import make_spheres, spheres_test_indices
+
+    x, _ = make_spheres()
+    np.save(tmp_path / "raw.npy", x[spheres_test_indices(len(x))])  # raw, not standardised
+    out = tmp_path / "z.npy"
+    assert (
+        main(["-q", "transform", str(run_dir), str(tmp_path / "raw.npy"), "--out", str(out)]) == 0
+    )
+    np.testing.assert_allclose(np.load(out), load_run(run_dir).latent_test, rtol=1e-4, atol=1e-5)
+
+
 def test_existing_run_is_not_overwritten(run_dir, capsys):
     before = (run_dir / "model.pt").read_bytes()
     assert main(["train", "--epochs", "1", "--out", str(run_dir)]) == 2

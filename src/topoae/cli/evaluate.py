@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         say(args, "no labels column: the row order cannot be checked")
     say(args, f"evaluating {len(latent)} × {latent.shape[1]} embedding against {data.summary()}")
     X = data.x_test.reshape(n_test, -1)
-    values = metrics.evaluate(X, latent, diagrams=args.diagrams)
+    # The paper's k = 10…200 unless the test split is too small for them (a user's file).
+    values = metrics.evaluate(X, latent, ks=metrics.usable_ks(n_test), diagrams=args.diagrams)
     headers = [header for _, header in COLUMNS[:7]]
     rows = [[f"{values[key]:.4g}" for key, _ in COLUMNS[:7]]]
     print(format_table(headers, rows))
