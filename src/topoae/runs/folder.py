@@ -293,7 +293,8 @@ def load_run(path: str | Path) -> RunRecord:
 def load_run_model(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     """Rebuild the trained model of a run folder (best weights, eval mode)."""
     path = Path(path)
-    state = torch.load(path / "model.pt", map_location=device, weights_only=False)
+    # Plain data only (config dict, shape, tensors): never unpickle a file that may be foreign.
+    state = torch.load(path / "model.pt", map_location=device, weights_only=True)
     config = TrainConfig.from_dict(state["config"])
     model = build_model(config, tuple(state["input_shape"]))
     model.load_state_dict(state["state_dict"])
