@@ -70,9 +70,9 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def csv_run(files):
-    # The first measures of a process (topoae.metrics.evaluate) leave the CPU flushing subnormal
-    # floats (np.float32(1e-45) * 1 == 0 afterwards), which moves every later training by
-    # ~1e-5: one warm-up run first, so that all the runs compared here train in the same mode.
+    # The first measures of a process (topoae.metrics' numba kernels, which share OpenMP with
+    # torch) reset torch.get_num_threads() from 1 to the core count, which moves every later
+    # training by ~1e-5: one warm-up run first, so all the runs compared here train alike.
     warm = files["folder"] / "warm"
     assert topoae(["train", "--dataset", str(files["npy"]), *TRAIN, "--out", str(warm)]) == 0
     out = files["folder"] / "run-csv"
