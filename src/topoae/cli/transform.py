@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
             "needed); point at the --out folder of `topoae train`."
         )
     model = load_run_model(args.run_dir, device=args.device)
-    input_shape = tuple(model.autoencoder.input_shape)
+    autoencoder: Any = model.autoencoder
+    input_shape = tuple(autoencoder.input_shape)
     rows = _rows(args, config, input_shape)
     say(args, f"embedding {len(rows)} rows of {args.new_data} with {args.run_dir}")
     latent = embed(model, _Shaped(rows, input_shape), batch_size=args.batch_size)

@@ -193,7 +193,7 @@ def load_run_data(config: dict[str, Any], *, data_dir: str | None = None, **opti
             "records no data file."
         )
     seed = int(config.get("train", {}).get("seed", 0))
-    kwargs = {} if data_dir is None else {"data_dir": data_dir}
+    kwargs: dict[str, Any] = {} if data_dir is None else {"data_dir": data_dir}
     return datasets.load(name, seed=seed, **kwargs)
 
 
