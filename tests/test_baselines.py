@@ -46,7 +46,7 @@ def test_defaults_are_the_papers_spheres_settings():
     assert make_baseline("isomap", n_neighbors=None).n_neighbors == 25
     # The image data sets have their own t-SNE / UMAP settings.
     assert make_baseline("umap", "mnist").n_neighbors == 355
-    assert set(BASELINES) == {"pca", "isomap", "tsne", "umap", "topomap"}
+    assert set(BASELINES) == {"pca", "isomap", "tsne", "umap", "topomap", "pacmap", "trimap"}
 
 
 def test_unknown_name_and_bad_setting_are_clear_errors():
@@ -152,3 +152,26 @@ def test_images_are_flattened():
     model = make_baseline("pca").fit(x)
     assert model.n_features_in_ == 9
     assert model.transform(x[:5]).shape == (5, 2)
+
+
+@pytest.mark.parametrize("name", ["pacmap", "trimap"])
+def test_pacmap_and_trimap_place_test_points_among_their_clusters(name):
+    pytest.importorskip(name)
+    x, y = _blobs(40)
+    order = np.random.RandomState(1).permutation(len(x))
+    train, test = order[:120], order[120:]
+    model = make_baseline(name, "auto", random_state=0).fit(x[train])
+    z_test = model.transform(x[test])
+    assert z_test.shape == (len(test), 2) and np.isfinite(z_test).all()
+    assert model.embedding_.shape == (len(train), 2)
+    # Clusters 20 standard deviations apart: every test point lands among its own cluster.
+    assert _knn_accuracy(model.embedding_, y[train], z_test, y[test]) > 0.95
+
+
+def test_pacmap_and_trimap_missing_name_the_extra(monkeypatch):
+    from topoae.errors import MissingDependencyError
+
+    for name in ("pacmap", "trimap"):
+        monkeypatch.setitem(sys.modules, name, None)
+        with pytest.raises(MissingDependencyError, match=r"topoae\[more-baselines\]"):
+            make_baseline(name).fit(np.random.RandomState(0).normal(size=(40, 3)))

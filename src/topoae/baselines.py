@@ -1,4 +1,7 @@
-"""The paper's four baselines behind one interface: PCA, Isomap, t-SNE, UMAP.
+"""The paper's four baselines and two newer ones behind one interface.
+
+PCA, Isomap, t-SNE and UMAP are the paper's; PaCMAP and TriMap (the ``more-baselines``
+extra) are what a user would reach for today.
 
 Every baseline is fitted on training inputs and then places *new* points
 (the test split) with :meth:`~Baseline.transform`, so all methods of a comparison
@@ -13,6 +16,13 @@ neighbours), so here t-SNE is scored on the test split like every other method.
 :func:`topoae.apps.compare.compare` additionally records the paper's way (see
 ``extras["train_subsample"]`` in its results).
 
+PaCMAP places new points with its documented ``transform(X, basis=X_train)``: each new point
+is embedded against the fixed training embedding from its neighbours among the training
+points. TriMap has no out-of-sample map, so :class:`TriMapBaseline` embeds new points
+*transductively*: :meth:`~TriMapBaseline.transform` fits one TriMap on the training and the
+new points together (no labels are used) and returns the new points' rows; the training
+rows of that joint fit replace ``embedding_``.
+
 Examples
 --------
 >>> import numpy as np
@@ -25,6 +35,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 import numpy as np
@@ -34,7 +46,9 @@ __all__ = [
     "Baseline",
     "IsomapBaseline",
     "PCABaseline",
+    "PaCMAPBaseline",
     "TSNEBaseline",
+    "TriMapBaseline",
     "UMAPBaseline",
     "make_baseline",
 ]
@@ -44,14 +58,16 @@ __all__ = [
 SKLEARN_TO_OPENTSNE_LEARNING_RATE = 4.0
 
 
-def _require(module: str, package: str):
+def _require(module: str, package: str, extra: str = "baselines"):
     import importlib
+
+    from topoae.errors import MissingDependencyError
 
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise ImportError(
-            f"This baseline needs {package}: pip install 'topoae[baselines]' "
+        raise MissingDependencyError(
+            f"This baseline needs {package}: pip install 'topoae[{extra}]' "
             f"(or pip install {package})."
         ) from error
 
@@ -337,12 +353,116 @@ class UMAPBaseline(Baseline):
         return np.asarray(self.estimator_.transform(matrix))
 
 
-#: Baselines by name, in the paper's table order.
+class PaCMAPBaseline(Baseline):
+    """PaCMAP (the ``pacmap`` package) with ``n_neighbors`` (its default 10).
+
+    New points are placed with PaCMAP's ``transform(X, basis=X_train)`` (see the module
+    docstring); PaCMAP's own warning applies: a point may land elsewhere than when fitted.
+    """
+
+    name = "pacmap"
+
+    def __init__(
+        self, *, n_neighbors: int = 10, n_components: int = 2, random_state: int | None = None
+    ) -> None:
+        super().__init__(n_components=n_components, random_state=random_state)
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X) -> PaCMAPBaseline:
+        pacmap = _require("pacmap", "pacmap", "more-baselines")
+        matrix = self._check_fit_input(X, min_samples=self.n_neighbors + 2)
+        self.n_features_in_ = matrix.shape[1]
+        seed = None if self.random_state is None else self.random_state % 2**32
+        self.estimator_ = pacmap.PaCMAP(
+            n_components=self.n_components,
+            n_neighbors=self.n_neighbors,
+            random_state=seed,
+            save_tree=True,
+        )
+        self.train_ = matrix.astype(np.float32)
+        with contextlib.redirect_stdout(io.StringIO()):  # pacmap prints its seed warning
+            embedding = self.estimator_.fit_transform(self.train_)
+        self.embedding_ = np.asarray(embedding, dtype=np.float64)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        matrix = self._check_transform_input(X).astype(np.float32)
+        placed = self.estimator_.transform(matrix, basis=self.train_)
+        return np.asarray(placed, dtype=np.float64)
+
+
+class TriMapBaseline(Baseline):
+    """TriMap (the ``trimap`` package's numba/annoy ``TRIMAP``), fitted transductively.
+
+    Not exactly repeatable: part of its sampling uses numba's unseeded generator.
+
+    :meth:`fit` embeds the training points; :meth:`transform` fits again on the training
+    and the new points together and returns the new points' rows (see the module
+    docstring), so it is not a fixed map.
+    """
+
+    name = "trimap"
+
+    def __init__(
+        self,
+        *,
+        n_inliers: int = 12,
+        n_outliers: int = 4,
+        n_iters: int = 400,
+        n_components: int = 2,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(n_components=n_components, random_state=random_state)
+        self.n_inliers = n_inliers
+        self.n_outliers = n_outliers
+        self.n_iters = n_iters
+
+    def _embed(self, matrix: np.ndarray) -> np.ndarray:
+        trimap = _require("trimap", "trimap", "more-baselines")
+        if len(matrix) < self.n_inliers + self.n_outliers + 2:
+            raise ValueError(
+                f"TriMap needs at least {self.n_inliers + self.n_outliers + 2} points, "
+                f"got {len(matrix)}."
+            )
+        seed = 0 if self.random_state is None else self.random_state % 2**31
+        estimator = trimap.TRIMAP(
+            n_dims=self.n_components,
+            n_inliers=self.n_inliers,
+            n_outliers=self.n_outliers,
+            n_iters=self.n_iters,
+            verbose=False,
+        )
+        # TRIMAP draws from NumPy's global RNG (seeded here) and inside numba-compiled code
+        # from numba's own generator, which cannot be seeded from outside: runs vary a little.
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            return np.asarray(estimator.fit_transform(matrix.astype(np.float32)), np.float64)
+        finally:
+            np.random.set_state(state)
+
+    def fit(self, X) -> TriMapBaseline:
+        matrix = self._check_fit_input(X)
+        self.n_features_in_ = matrix.shape[1]
+        self.train_ = matrix
+        self.embedding_ = self._embed(matrix)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        matrix = self._check_transform_input(X)
+        joint = self._embed(np.concatenate([self.train_, matrix]))
+        self.embedding_ = joint[: len(self.train_)]
+        return joint[len(self.train_) :]
+
+
+#: Baselines by name, in the paper's table order (then the newer ones).
 BASELINES: dict[str, type[Baseline]] = {
     "isomap": IsomapBaseline,
     "pca": PCABaseline,
     "tsne": TSNEBaseline,
     "umap": UMAPBaseline,
+    "pacmap": PaCMAPBaseline,
+    "trimap": TriMapBaseline,
 }
 
 

@@ -135,7 +135,7 @@ PRESETS: dict[str, DatasetPreset] = {
 GENERIC = DatasetPreset(
     architecture="mlp",
     models=dict(PRESETS["spheres"].models),
-    baselines={"pca": {}, "isomap": {}, "tsne": {}, "umap": {}},
+    baselines={"pca": {}, "isomap": {}, "tsne": {}, "umap": {}, "pacmap": {}, "trimap": {}},
 )
 
 #: Model variants of the paper: the non-linear TopoAE, the vanilla AE, the linear TopoAE.
@@ -188,6 +188,8 @@ METHODS: dict[str, str] = {
     "ae": "AE",
     "topoae": "TopoAE",
     "linear-topoae": "linear TopoAE",
+    "pacmap": "PaCMAP",
+    "trimap": "TriMap",
 }
 #: The methods of the paper's table, in the order they run: the headline comparison (TopoAE
 #: against the AE and the fast baselines) first, so a time-boxed run has it on every seed.

@@ -45,6 +45,18 @@ def test_saved_model_reproduces_the_embedding(run_dir):
     np.testing.assert_allclose(latent, load_run(run_dir).latent_test, rtol=1e-5, atol=1e-6)
 
 
+def test_transform_of_raw_spheres_test_points_gives_the_run_embedding(run_dir, tmp_path):
+    from topoae.datasets.spheres import make_spheres, spheres_test_indices
+
+    x, _ = make_spheres()
+    np.save(tmp_path / "raw.npy", x[spheres_test_indices(len(x))])  # raw, not standardised
+    out = tmp_path / "z.npy"
+    assert (
+        main(["-q", "transform", str(run_dir), str(tmp_path / "raw.npy"), "--out", str(out)]) == 0
+    )
+    np.testing.assert_allclose(np.load(out), load_run(run_dir).latent_test, rtol=1e-4, atol=1e-5)
+
+
 def test_existing_run_is_not_overwritten(run_dir, capsys):
     before = (run_dir / "model.pt").read_bytes()
     assert main(["train", "--epochs", "1", "--out", str(run_dir)]) == 2
@@ -65,7 +77,6 @@ def test_resume_of_a_finished_run_keeps_the_result(run_dir):
         (["train", "--model", "vae", "--out", "x"], "invalid choice"),
         (["train", "--lr", "-1", "--out", "x"], "positive"),
         (["train", "--epochs", "0", "--out", "x"], "positive"),
-        (["train", "--dataset", "nope", "--out", "x"], "invalid choice"),
         (["train"], "--out"),
     ],
 )
@@ -74,6 +85,13 @@ def test_wrong_flags_exit_non_zero(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_unknown_dataset_lists_the_registered_ones(tmp_path, capsys):
+    assert main(["train", "--dataset", "nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "neither a registered data set" in err and "spheres" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_ae_with_lam_is_refused(tmp_path, capsys):

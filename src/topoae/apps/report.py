@@ -115,9 +115,17 @@ def _planar(latent: np.ndarray) -> tuple[np.ndarray, str]:
     return centred @ vt[:2].T, f"{latent.shape[1]}-dimensional codes, first two principal axes."
 
 
-def _test_data(dataset: str, seed: int, kwargs: dict[str, Any]) -> np.ndarray:
+def _test_data(
+    dataset: str, seed: int, kwargs: dict[str, Any], source: dict[str, Any] | None = None
+) -> np.ndarray:
+    """The test split the folder was measured on: a recorded file's, or a registered set's."""
     from topoae import datasets
 
+    if source is not None:
+        from topoae.datasets.files import reload
+
+        data = reload(source)
+        return data.x_test.reshape(len(data.x_test), -1)
     if dataset not in datasets.available():
         raise ValueError(f"data set {dataset!r} is not registered in topoae.datasets")
     data = datasets.load(dataset, seed=seed, **kwargs)
@@ -220,7 +228,7 @@ def _run_sections(
         if not diagrams or embedding is None:
             return None
         latent = np.asarray(embedding[0], dtype=np.float64)
-        X = _test_data(dataset, seed, data_kwargs)
+        X = _test_data(dataset, seed, data_kwargs, config.get("data_source"))
         if len(X) != len(latent):
             raise ValueError(
                 f"the reloaded {dataset} test split has {len(X)} points, the embedding "
@@ -385,7 +393,7 @@ def _compare_sections(
         if not diagrams or not files:
             return None
         kwargs = {**(settings.get("dataset_kwargs") or {}), **data_kwargs}
-        X = _test_data(dataset, int(first_seed or 0), kwargs)
+        X = _test_data(dataset, int(first_seed or 0), kwargs, settings.get("data_source"))
         latents = {METHODS.get(m, m): read_embedding_csv(p)[0] for m, p in files.items()}
         return _diagram_panels_html(X, latents, dataset, n_subsample, random_state, dpi)
 

@@ -16,6 +16,7 @@ from topoae._version import __version__
 #: Subcommand modules under ``topoae.cli``, in the order ``--help`` lists them.
 COMMANDS = [
     "train",
+    "transform",
     "tune",
     "compare",
     "evaluate",

@@ -34,19 +34,94 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--dataset`` and ``--data-dir``."""
+def add_dataset_arguments(parser: argparse.ArgumentParser, *, split: bool = True) -> None:
+    """``--dataset NAME_OR_FILE``, ``--data-dir`` and the file options.
+
+    ``split=False`` leaves out the options that only change a file's split
+    (``--test-fraction``, ``--no-standardize``).
+    """
     parser.add_argument(
         "--dataset",
         default="spheres",
-        choices=datasets.available(),
-        help="data set (default: spheres)",
+        metavar="NAME_OR_FILE",
+        help=f"a registered data set ({', '.join(datasets.available())}) or a file: .csv, "
+        ".tsv, .npy, .npz, .parquet, .h5ad (default: spheres)",
     )
     parser.add_argument(
         "--data-dir",
         default=None,
         help="folder holding downloaded data files (image data sets)",
     )
+    files = parser.add_argument_group("file data sets (--dataset FILE)")
+    files.add_argument(
+        "--labels", metavar="COLUMN", help="label column (.h5ad: an obs column; .npz: an array)"
+    )
+    files.add_argument(
+        "--features",
+        type=_column_list,
+        metavar="COL,COL",
+        help="feature columns (names, or positions from 0); default all but the labels",
+    )
+    files.add_argument("--use-rep", metavar="KEY", help=".h5ad: an obsm key such as X_pca")
+    files.add_argument("--layer", metavar="NAME", help=".h5ad: a layer instead of X")
+    if split:
+        files.add_argument(
+            "--test-fraction",
+            type=float,
+            default=None,
+            metavar="F",
+            help="fraction of the rows held out for testing (0.1, at most 10,000 rows)",
+        )
+        files.add_argument(
+            "--no-standardize",
+            action="store_true",
+            help="keep the features as they are (default: centre and scale each)",
+        )
+
+
+def _column_list(text: str) -> list[str | int]:
+    columns: list[str | int] = [c.strip() for c in text.split(",") if c.strip()]
+    if not columns:
+        raise argparse.ArgumentTypeError("give at least one column")
+    if all(str(c).isdigit() for c in columns):
+        columns = [int(c) for c in columns]
+    return columns
+
+
+#: The file options of :func:`add_dataset_arguments`: flag attribute -> ``load_file`` keyword.
+FILE_OPTIONS = {"labels": "labels", "features": "features", "use_rep": "use_rep", "layer": "layer"}
+
+
+def is_file(args: argparse.Namespace) -> bool:
+    """Whether ``--dataset`` names a file rather than a registered data set."""
+    from topoae.datasets.files import is_file_dataset
+
+    return args.dataset not in datasets.available() and is_file_dataset(args.dataset)
+
+
+def check_dataset_name(args: argparse.Namespace) -> None:
+    """A clear error for a ``--dataset`` that is neither a registered name nor a file."""
+    if args.dataset in datasets.available() or is_file(args):
+        return
+    raise ValueError(
+        f"--dataset {args.dataset!r} is neither a registered data set "
+        f"({', '.join(datasets.available())}) nor a file (.csv, .tsv, .npy, .npz, .parquet, "
+        ".h5ad)."
+    )
+
+
+def file_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``load_file`` keywords given on the command line (for a file data set)."""
+    kwargs: dict[str, Any] = {}
+    for attribute, keyword in FILE_OPTIONS.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            kwargs[keyword] = value
+    if getattr(args, "test_fraction", None) is not None:
+        kwargs["test_fraction"] = args.test_fraction
+    if getattr(args, "no_standardize", False):
+        kwargs["standardize"] = False
+    return kwargs
 
 
 def add_subsample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +144,19 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     """The data-set keyword arguments given on the command line, checked against the data set."""
     from topoae.datasets.images import accepts_option
 
+    check_dataset_name(args)
+    if is_file(args):
+        for option in ("data_dir", "train_size", "test_size"):
+            if getattr(args, option, None) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(f"{flag} is not available for a file data set; drop it.")
+        return file_options(args)
+    given = [f for f in (*FILE_OPTIONS, "test_fraction") if getattr(args, f, None) is not None]
+    if getattr(args, "no_standardize", False):
+        given.append("no_standardize")
+    if given:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given)
+        raise ValueError(f"{flags}: only for a file --dataset, not for {args.dataset}; drop it.")
     kwargs: dict[str, Any] = {}
     for option in ("data_dir", "train_size", "test_size"):
         if getattr(args, option, None) is None:
@@ -80,9 +168,18 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def load_dataset(args: argparse.Namespace, seed: int) -> datasets.Dataset:
-    """Load ``args.dataset`` with the options the data set understands."""
-    return datasets.load(args.dataset, seed=seed, **dataset_options(args))
+def load_dataset(
+    args: argparse.Namespace, seed: int, *, min_train: int | None = None
+) -> datasets.Dataset:
+    """Load ``args.dataset`` (a name or a file) with the options the data set understands.
+
+    ``min_train`` (a file's fewest training rows: the batch size) makes too small a file an
+    error that says how many rows are needed.
+    """
+    kwargs = dataset_options(args)
+    if is_file(args) and min_train is not None:
+        kwargs["min_train"] = min_train
+    return datasets.load(args.dataset, seed=seed, **kwargs)
 
 
 def estimate_training_seconds(

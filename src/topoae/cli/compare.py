@@ -12,6 +12,8 @@ from topoae.cli._common import (
     add_dataset_arguments,
     add_subsample_arguments,
     dataset_options,
+    is_file,
+    load_dataset,
     positive_int,
     say,
 )
@@ -51,9 +53,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--methods",
         type=_method_list,
-        default=list(DEFAULT_METHODS),
+        default=None,
         help="comma-separated, run in this order (tables use the paper's order; default: "
-        f"{','.join(DEFAULT_METHODS)})",
+        f"{','.join(DEFAULT_METHODS)}, for a file also {','.join(FILE_EXTRA_METHODS)} when "
+        "installed)",
+    )
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="settings of every method: auto (the default for files) or a data set of the paper",
+    )
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="--dataset FILE: seed of the one split every method and seed runs on (0)",
     )
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument(
@@ -85,8 +99,28 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+#: Baselines added to the default methods for a user's file when their packages are installed.
+FILE_EXTRA_METHODS: tuple[str, ...] = ("pacmap", "trimap")
+
+
+def _methods(args: argparse.Namespace) -> list[str]:
+    """The methods asked for, or the defaults (with PaCMAP and TriMap for a file)."""
+    import importlib.util
+
+    if args.methods is not None:
+        return args.methods
+    methods = list(DEFAULT_METHODS)
+    if is_file(args):
+        for method in FILE_EXTRA_METHODS:
+            if importlib.util.find_spec(method) is not None:
+                methods.append(method)
+            else:
+                say(args, f"note: {method} is not installed (pip install 'topoae[more-baselines]')")
+    return methods
+
+
 def run(args: argparse.Namespace) -> int:
-    out: Path = args.out or Path("runs") / f"{args.dataset}-compare"
+    out: Path = args.out or Path("runs") / f"{Path(args.dataset).stem}-compare"
     if args.seed_values is not None:
         seeds = args.seed_values
         if not seeds:
@@ -96,10 +130,16 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file; choose a folder.")
     kwargs = dataset_options(args)
+    dataset = args.dataset
+    if is_file(args):
+        # One split for every method and seed: the file's, drawn with --split-seed.
+        dataset, kwargs = load_dataset(args, seed=args.split_seed), {}
+        say(args, dataset.summary())
     started = time.perf_counter()
     comparison = compare(
-        args.dataset,
-        methods=args.methods,
+        dataset,
+        methods=_methods(args),
+        preset=args.preset,
         seeds=seeds,
         out=out,
         max_epochs=args.epochs,

@@ -15,7 +15,8 @@ def add_parser(subparsers) -> None:
         help="persistence diagrams / barcodes of a run's data and embedding",
         description=(
             "Draw the H0 and H1 Vietoris–Rips diagrams and barcodes of a run's test data "
-            "(reloaded by data set name) and of its test embedding, on a seeded subsample, "
+            "(reloaded by data set name, or from the run's recorded data file) and of its "
+            "test embedding, on a seeded subsample, "
             "with their bottleneck and Wasserstein distances on the figure."
         ),
     )
@@ -33,18 +34,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from topoae import datasets
     from topoae.metrics.diagrams import compare_persistence
     from topoae.plotting.diagrams import plot_persistence
-    from topoae.runs.folder import load_run
+    from topoae.runs.folder import load_run, load_run_data
 
     record = load_run(args.run_dir)
     name = record.config.get("dataset")
     if not isinstance(name, str):
         raise CLIError(f"{args.run_dir}/config.json names no data set; it is not a topoae run.")
     seed = int(record.config.get("train", {}).get("seed", 0))
-    kwargs = {} if args.data_dir is None else {"data_dir": args.data_dir}
-    data = datasets.load(name, seed=seed, **kwargs)
+    data = load_run_data(record.config, data_dir=args.data_dir)
     X = data.x_test.reshape(len(data.x_test), -1)
     if len(X) != len(record.latent_test):
         raise ValueError(

@@ -26,6 +26,13 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("embedding", type=Path, help="CSV file, one row per test point")
     add_dataset_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="--dataset FILE: seed of the split (0)")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        metavar="RUN",
+        help="measure against the test split of this `topoae train` folder's data instead",
+    )
     parser.add_argument(
         "--diagrams",
         action="store_true",
@@ -40,7 +47,17 @@ def run(args: argparse.Namespace) -> int:
     from topoae._io import write_json
 
     latent, labels = read_embedding_csv(args.embedding)
-    data = load_dataset(args, seed=0)  # the test split does not depend on the seed
+    if args.run is not None:
+        from topoae.runs.folder import load_run_data, read_config
+
+        config = read_config(args.run)
+        if config is None:
+            raise CLIError(f"{args.run} holds no config.json; point --run at a train folder.")
+        data = load_run_data(config, data_dir=args.data_dir)
+        args.dataset = data.name
+    else:
+        # A registered data set's test split does not depend on the seed; a file's does.
+        data = load_dataset(args, seed=args.seed)
     n_test = len(data.x_test)
     if len(latent) != n_test:
         raise CLIError(
@@ -58,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         say(args, "no labels column: the row order cannot be checked")
     say(args, f"evaluating {len(latent)} × {latent.shape[1]} embedding against {data.summary()}")
     X = data.x_test.reshape(n_test, -1)
-    values = metrics.evaluate(X, latent, diagrams=args.diagrams)
+    # The paper's k = 10…200 unless the test split is too small for them (a user's file).
+    values = metrics.evaluate(X, latent, ks=metrics.usable_ks(n_test), diagrams=args.diagrams)
     headers = [header for _, header in COLUMNS[:7]]
     rows = [[f"{values[key]:.4g}" for key, _ in COLUMNS[:7]]]
     print(format_table(headers, rows))

@@ -22,8 +22,19 @@ from topoae.cli._common import (
 )
 from topoae.core.distributed import DistributedContext
 from topoae.core.losses import MATCH_MODES
-from topoae.paper import MODEL_VARIANTS
+from topoae.paper import MODEL_VARIANTS, PRESETS
 from topoae.runs import experiment_config, run_experiment
+from topoae.runs.experiment import resolve_preset
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"widths must be integers, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"give positive widths such as 64,32, got {text!r}")
+    return widths
 
 
 def add_parser(subparsers) -> None:
@@ -38,6 +49,19 @@ def add_parser(subparsers) -> None:
     add_dataset_arguments(parser)
     add_subsample_arguments(parser)
     parser.add_argument("--model", default="topoae", choices=MODEL_VARIANTS)
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="settings to start from: auto (network from the number of features, Spheres "
+        f"optimiser; the default for files) or a data set of the paper ({', '.join(PRESETS)}, "
+        "generic); every flag overrides",
+    )
+    parser.add_argument(
+        "--hidden-sizes",
+        type=_widths,
+        metavar="H,H",
+        help="hidden widths of the MLP encoder (the decoder mirrors them)",
+    )
     parser.add_argument("--lam", type=nonnegative_float, help="weight of the topological term")
     parser.add_argument("--lr", type=positive_float, help="learning rate")
     parser.add_argument("--batch-size", type=positive_int)
@@ -78,7 +102,17 @@ def add_parser(subparsers) -> None:
         help="under torchrun: match the topology of all ranks' batches together",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument(
+        "--write-h5ad",
+        type=Path,
+        metavar="OUT.h5ad",
+        help="--dataset FILE.h5ad: write a copy with every cell's embedding in obsm['X_topoae']",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (a file data set is reloaded from the run's record)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     parser.set_defaults(func=run)
 
@@ -105,11 +139,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--snapshot-every must be >= 0.")
     if args.model == "ae" and args.lam:
         raise CLIError("--model ae trains without the topological term; drop --lam.")
-    data = load_dataset(args, seed=args.seed)
+    if args.write_h5ad is not None and args.write_h5ad.suffix.lower() != ".h5ad":
+        raise CLIError(f"--write-h5ad {args.write_h5ad}: the file must end in .h5ad.")
+    data = _data(args, out)
+    if args.write_h5ad is not None and (data.source is None or data.source.format != "h5ad"):
+        raise CLIError("--write-h5ad needs --dataset FILE.h5ad.")
     overrides = {
         "lam": args.lam,
         "learning_rate": args.lr,
         "batch_size": args.batch_size,
+        "hidden_sizes": args.hidden_sizes,
         "max_epochs": args.epochs,
         "patience": args.patience,
         "seed": args.seed,
@@ -118,18 +157,26 @@ def run(args: argparse.Namespace) -> int:
         "train_on_validation": args.train_on_validation,
         "snapshot_every": args.snapshot_every,
     }
+    if args.resume and args.preset is None:
+        from topoae.runs.folder import read_config
+
+        args.preset = (read_config(out) or {}).get("preset")  # resume with the run's own
+    preset = resolve_preset(data, args.preset)
     overrides.update(
         max_steps=args.max_steps, time_budget=args.time_budget, pair_globally=args.pair_globally
     )
-    config = experiment_config(data, args.model, overrides=overrides)
+    config = experiment_config(data, args.model, preset=preset, overrides=overrides)
+    _check_batch(data, config)
     distributed = DistributedContext.from_environment(args.device)
     if distributed is not None and not distributed.is_main:
         args.quiet = True  # rank 0 speaks and writes for all
     say(args, f"{data.summary()}")
+    widths = f" {'-'.join(map(str, config.hidden_sizes))}" if config.hidden_sizes else ""
     say(
         args,
-        f"training {args.model} ({config.architecture}) with lam={config.lam:g}, "
-        f"lr={config.learning_rate:g}, batch={config.batch_size}, seed={config.seed}",
+        f"training {args.model} ({config.architecture}{widths}, preset {preset}) with "
+        f"lam={config.lam:g}, lr={config.learning_rate:g}, batch={config.batch_size}, "
+        f"seed={config.seed}",
     )
 
     if distributed is None:
@@ -146,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
                 out=out,
                 resume=args.resume,
                 callback=progress,
+                meta={"preset": preset},
                 progress=steps,
                 distributed=distributed,
             )
@@ -156,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(_summary_table(result.summary))
     say(args, f"wrote {out}/")
+    if args.write_h5ad is not None:
+        _write_h5ad(args, data, result)
     return 0
 
 
@@ -178,6 +228,48 @@ def _step_bar(args: argparse.Namespace):
         yield update
     finally:
         bar.close()
+
+
+def _data(args: argparse.Namespace, out: Path):
+    """The data set: the run's recorded file on --resume, else --dataset."""
+    from topoae.runs.folder import load_run_data, read_config
+
+    recorded = read_config(out) if args.resume else None
+    if recorded is not None and "data_source" in recorded:
+        say(args, f"resuming on the recorded data file {recorded['data_source']['path']}")
+        return load_run_data(recorded)
+    return load_dataset(args, seed=args.seed, min_train=args.batch_size or 2)
+
+
+def _check_batch(data, config) -> None:
+    """A clear error when a file has fewer training rows than a batch."""
+    if data.source is not None and len(data.x_train) < config.batch_size:
+        raise CLIError(
+            f"{data.source.path}: {len(data.x_train)} training rows, fewer than a batch of "
+            f"{config.batch_size}; use more rows or a smaller --batch-size."
+        )
+
+
+def _write_h5ad(args: argparse.Namespace, data, result) -> None:
+    """Embed every cell of the .h5ad (in file order, in batches) and write the copy."""
+    from topoae.anndata import write_embedded
+    from topoae.core.evaluation import embed
+    from topoae.datasets.files import read_rows_like
+
+    rows = read_rows_like(data.source.path, data.source.to_dict())
+    latent = embed(result.model, rows)
+    settings = {
+        "params": {
+            k: v for k, v in result.config.to_dict().items() if v is not None and k != "device"
+        },
+        "run": str(args.out),
+        "use_rep": data.source.use_rep
+        or (f"layers/{data.source.layer}" if data.source.layer else "X"),
+        "n_epochs": int(result.summary["epochs"]),
+        "best_epoch": int(result.summary["best_epoch"]),
+    }
+    write_embedded(data.source.path, args.write_h5ad, latent, settings=settings)
+    say(args, f"wrote {args.write_h5ad} (obsm['X_topoae'], {latent.shape[0]} cells)")
 
 
 def _say_estimate(args: argparse.Namespace, data, config) -> None:

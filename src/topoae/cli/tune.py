@@ -12,6 +12,8 @@ from topoae.cli._common import (
     add_dataset_arguments,
     dataset_options,
     format_table,
+    is_file,
+    load_dataset,
     nonnegative_float,
     positive_int,
     say,
@@ -72,6 +74,18 @@ def known_objectives() -> list[str]:
     return sorted(k for k, v in values.items() if np.isscalar(v))
 
 
+def _auto_network(args: argparse.Namespace) -> dict:
+    """The auto preset's network for a file (read once here for its number of features)."""
+    from topoae.auto import auto_preset
+
+    data = load_dataset(args, seed=args.seed)
+    if args.model == "linear-topoae":
+        return {}
+    auto = auto_preset(data.n_features, len(data.x_train), input_shape=data.input_shape)
+    say(args, f"auto preset: {auto.reason}")
+    return {"architecture": auto.architecture, "hidden_sizes": auto.hidden_sizes}
+
+
 def run(args: argparse.Namespace) -> int:
     from topoae.apps import tune as tuning
 
@@ -100,11 +114,16 @@ def run(args: argparse.Namespace) -> int:
         "match_edges": args.match_edges,
         "train_on_validation": args.train_on_validation,
     }
+    options = dataset_options(args)
+    preset = args.dataset
+    if is_file(args):
+        fixed.update(_auto_network(args))
+        preset = "generic"  # the Spheres optimiser settings, as the auto preset keeps them
     settings = tuning.TuneSettings(
-        dataset=args.dataset,
-        dataset_options=dataset_options(args),
+        dataset=str(Path(args.dataset).resolve()) if is_file(args) else args.dataset,
+        dataset_options=options,
         model=args.model,
-        preset=args.dataset,
+        preset=preset,
         space=space,
         fixed=fixed,
         objective=args.objective,

@@ -28,14 +28,16 @@ from topoae.core.training import TrainConfig, TrainResult, build_model, paper_co
 from topoae.datasets import Dataset
 from topoae.errors import InputError
 from topoae.paper import get_preset
-from topoae.runs.folder import save_run
+from topoae.runs.folder import read_config, save_run, write_config
 
 __all__ = [
+    "AUTO",
     "KL_KEYS",
     "ExperimentResult",
     "experiment_config",
     "fit_model",
     "kl_measures",
+    "resolve_preset",
     "run_experiment",
     "snapshot_subset",
 ]
@@ -87,6 +89,10 @@ class ExperimentResult:
         return self.training.model
 
 
+#: The preset name of :func:`topoae.auto.auto_preset`, the default for users' files.
+AUTO = "auto"
+
+
 def experiment_config(
     data: Dataset,
     model: str = "topoae",
@@ -100,10 +106,14 @@ def experiment_config(
     ----------
     data : Dataset
         Gives the preset when ``preset`` is ``None`` (:func:`topoae.paper.preset_for_dataset`:
-        a data set the paper did not use gets the generic one) and the ``data_scale``.
+        a data set the paper did not use gets the generic one; a user's file, one with a
+        ``source``, gets ``"auto"``) and the ``data_scale``.
     model : {"topoae", "ae", "linear-topoae"}
     preset : str, optional
-        A name of :func:`topoae.paper.get_preset`; an unknown one is an error.
+        A name of :func:`topoae.paper.get_preset`, or ``"auto"``: the network chosen from the
+        number of features (:func:`topoae.auto.auto_preset`; ``"linear-topoae"`` stays
+        linear) and the paper's Spheres settings of ``model`` otherwise, the batch size
+        lowered to the training size. An unknown name is an error.
     overrides : dict, optional
         :class:`TrainConfig` fields; ``None`` values are ignored. The vanilla ``"ae"``
         always has ``lam = 0``.
@@ -117,9 +127,10 @@ def experiment_config(
     topoae.errors.InputError
         For an unknown model or preset, a non-zero ``lam`` for ``"ae"``, or bad settings.
     """
-    if preset is not None:
-        get_preset(preset)  # an unknown name is an error, not the generic fallback
+    preset = resolve_preset(data, preset)
     values: dict[str, Any] = {"data_scale": data.data_scale}
+    if preset == AUTO:
+        values.update(_auto_values(data, model))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if model == "ae":
         if values.get("lam", 0) != 0:
@@ -127,7 +138,38 @@ def experiment_config(
                 "The vanilla autoencoder trains without the topological term; drop lam."
             )
         values["lam"] = 0.0
-    return paper_config(preset or data.name, model, **values)
+    return paper_config("spheres" if preset == AUTO else preset, model, **values)
+
+
+def resolve_preset(data: Dataset, preset: str | None) -> str:
+    """The preset a run of ``data`` uses: ``preset``, else ``"auto"`` for a file, else the name.
+
+    Raises
+    ------
+    topoae.errors.InputError
+        For an unknown preset name.
+    """
+    if preset is None:
+        return AUTO if data.source is not None else data.name
+    if preset != AUTO:
+        get_preset(preset)  # an unknown name is an error, not the generic fallback
+    return preset
+
+
+def _auto_values(data: Dataset, model: str) -> dict[str, Any]:
+    """The ``auto`` preset's network (and batch cap) for ``data`` (see :mod:`topoae.auto`)."""
+    from topoae.auto import auto_preset
+    from topoae.paper import PRESETS
+
+    n_train = len(data.x_train)
+    settings = auto_preset(data.n_features, n_train, input_shape=data.input_shape)
+    spheres = PRESETS["spheres"].models.get(model)
+    batch = spheres.batch_size if spheres is not None else settings.batch_size
+    values: dict[str, Any] = {"batch_size": max(2, min(batch, n_train))}
+    if model != "linear-topoae":
+        values["architecture"] = settings.architecture
+        values["hidden_sizes"] = settings.hidden_sizes
+    return values
 
 
 def fit_model(
@@ -264,6 +306,10 @@ def run_experiment(
     snapshot_x = snapshot_y = None
     if config.snapshot_every:
         snapshot_x, snapshot_y = snapshot_subset(data)
+    run_meta = {"dataset": data.name, "model": model, **data_record(data), **(meta or {})}
+    if out is not None:
+        _check_resumed_source(out, data, resume)
+        write_config(out, run_meta, config)
     started = time.perf_counter()
     training = fit_model(
         config,
@@ -294,17 +340,44 @@ def run_experiment(
     if out is not None and (distributed is None or distributed.is_main):
         save_run(
             out,
-            meta={"dataset": data.name, "model": model, **(meta or {})},
+            meta=run_meta,
             config=config,
             model=training.model,
             history=training.history,
             latent_test=latent,
-            labels_test=data.y_test,
+            labels_test=data.y_test if data.has_labels else None,
             summary=summary,
             snapshots=training.snapshots,
-            snapshot_labels=snapshot_y,
+            snapshot_labels=snapshot_y if data.has_labels else None,
         )
     return ExperimentResult(config, training, latent, x_hat, values, summary, seconds, out)
+
+
+def _check_resumed_source(out: Path, data: Dataset, resume: bool) -> None:
+    """Refuse to resume a run on a file with other data than it started on."""
+    if not resume or not (out / "checkpoint.pt").exists():
+        return
+    earlier = (read_config(out) or {}).get("data_source")
+    now = data_record(data).get("data_source")
+    if earlier is None and now is None:
+        return
+    if earlier is None or now is None or earlier.get("split_sha256") != now.get("split_sha256"):
+        raise InputError(
+            f"{out} was started on other data than given now; resume it with its own data "
+            "(`topoae train --resume --out RUN` reloads the recorded file) or use another --out."
+        )
+    if earlier.get("sha256") != now.get("sha256"):
+        raise InputError(f"{now.get('path')}: the file changed since {out} was started.")
+
+
+def data_record(data: Dataset) -> dict[str, Any]:
+    """``config.json``'s record of a user's file (``data_source``); empty for a registered set.
+
+    :func:`topoae.runs.folder.load_run_data` reloads the same split from it.
+    """
+    if data.source is None:
+        return {}
+    return {"data_source": data.source.to_dict()}
 
 
 def _summary(

@@ -35,9 +35,12 @@ __all__ = [
     "RunRecord",
     "embedding_to_csv",
     "load_run",
+    "load_run_data",
     "load_run_model",
+    "read_config",
     "read_embedding_csv",
     "save_run",
+    "write_config",
 ]
 
 
@@ -129,6 +132,71 @@ def _history_csv(history: list[dict[str, float]]) -> str:
     return buffer.getvalue()
 
 
+def write_config(out_dir: str | Path, meta: dict[str, Any], config: TrainConfig) -> Path:
+    """Write ``config.json``: ``meta`` (data set, model, data source, ...), the TrainConfig.
+
+    :func:`save_run` writes it with the finished run; the experiment path writes it before
+    training too, so that an interrupted run on a file can be resumed from its record.
+    """
+    return write_json(
+        Path(out_dir) / "config.json",
+        {**meta, "train": config.to_dict(), "topoae_version": __version__},
+    )
+
+
+def read_config(out_dir: str | Path) -> dict[str, Any] | None:
+    """``config.json`` of a run folder (finished or not), or ``None`` when there is none."""
+    path = Path(out_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataFileError(f"{path}: not a readable config.json ({error}).") from None
+    if not isinstance(config, dict):
+        raise DataFileError(f"{path}: not a topoae config.json (not an object).")
+    return config
+
+
+def load_run_data(config: dict[str, Any], *, data_dir: str | None = None, **options: Any):
+    """The data set a run (its ``config.json``) was trained on, with the same split.
+
+    A user's file is reloaded from its ``data_source`` record
+    (:func:`topoae.datasets.files.reload`: a changed file is refused); a registered data set
+    by name and the run's seed.
+
+    Parameters
+    ----------
+    config : dict
+        ``config.json`` of the run.
+    data_dir : str, optional
+        Folder of downloaded files (image data sets).
+    **options
+        Passed to :func:`~topoae.datasets.files.reload` (``lazy``, ``min_train``).
+
+    Returns
+    -------
+    Dataset
+    """
+    from topoae import datasets
+    from topoae.datasets import files
+
+    record = config.get("data_source")
+    if record is not None:
+        data = files.reload(record, **options)
+        data.name = str(config.get("dataset", data.name))
+        return data
+    name = config.get("dataset")
+    if not isinstance(name, str) or name not in datasets.available():
+        raise DataFileError(
+            f"The run's data set {name!r} is not registered in topoae.datasets and the run "
+            "records no data file."
+        )
+    seed = int(config.get("train", {}).get("seed", 0))
+    kwargs: dict[str, Any] = {} if data_dir is None else {"data_dir": data_dir}
+    return datasets.load(name, seed=seed, **kwargs)
+
+
 def save_run(
     out_dir: str | Path,
     *,
@@ -144,9 +212,7 @@ def save_run(
 ) -> Path:
     """Write a finished run's files to ``out_dir`` (see the module docstring)."""
     out = Path(out_dir)
-    write_json(
-        out / "config.json", {**meta, "train": config.to_dict(), "topoae_version": __version__}
-    )
+    write_config(out, meta, config)
     write_json(out / "history.json", history)
     atomic_write_text(out / "history.csv", _history_csv(history))
     save_torch(
@@ -227,7 +293,8 @@ def load_run(path: str | Path) -> RunRecord:
 def load_run_model(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     """Rebuild the trained model of a run folder (best weights, eval mode)."""
     path = Path(path)
-    state = torch.load(path / "model.pt", map_location=device, weights_only=False)
+    # Plain data only (config dict, shape, tensors): never unpickle a file that may be foreign.
+    state = torch.load(path / "model.pt", map_location=device, weights_only=True)
     config = TrainConfig.from_dict(state["config"])
     model = build_model(config, tuple(state["input_shape"]))
     model.load_state_dict(state["state_dict"])

@@ -18,8 +18,13 @@ from topoae.apps.compare.methods import MethodResult, check_protocol, run_method
 from topoae.apps.compare.results import Comparison, jsonable, resume, save_results
 from topoae.datasets import Dataset
 from topoae.paper import AUTOENCODERS, DEFAULT_METHODS, METHODS, PAPER_SEEDS
+from topoae.runs.experiment import resolve_preset
 
-__all__ = ["compare", "paper_seeds"]
+__all__ = ["ISOMAP_MAX_TRAIN", "compare", "paper_seeds"]
+
+#: Isomap is skipped (with a note) above this many training points: its geodesic distances
+#: and eigendecomposition grow quadratically in memory and cubically in time, hours beyond it.
+ISOMAP_MAX_TRAIN = 20_000
 
 Log = Callable[[str], None]
 
@@ -133,7 +138,8 @@ class _Session:
             from topoae.runs.folder import embedding_to_csv
 
             path = comparison.out / "embeddings" / f"{result.method}_seed{result.seed}.csv"
-            labels = self.data(result.seed).y_test
+            data = self.data(result.seed)
+            labels = data.y_test if data.has_labels else None
             atomic_write_text(path, embedding_to_csv(result.latent, labels))
             record["embedding"] = str(path.relative_to(comparison.out))
             if run_dir is not None:
@@ -174,7 +180,7 @@ def _settings(
     data: _Data, first: Dataset, methods: list[str], seeds: list[int], **options: Any
 ) -> dict[str, Any]:
     """The comparison's settings: what was asked for and the split sizes it ran on."""
-    return {
+    settings = {
         "dataset": data.name,
         "preset": data.name,
         "dataset_kwargs": jsonable(data.kwargs),
@@ -184,6 +190,20 @@ def _settings(
         "n_train": len(first.x_train) + len(first.x_val),
         "n_test": len(first.x_test),
     }
+    if first.source is not None:
+        settings["data_source"] = first.source.to_dict()
+    return settings
+
+
+def _without_slow(methods: list[str], first: Dataset, say: Log) -> list[str]:
+    """``methods`` without Isomap above :data:`ISOMAP_MAX_TRAIN` training points (a note)."""
+    if "isomap" in methods and len(first.x_train) > ISOMAP_MAX_TRAIN:
+        say(
+            f"note: Isomap skipped: {len(first.x_train)} training points, above "
+            f"{ISOMAP_MAX_TRAIN:,}, would take hours (its cost grows with n^2 to n^3)"
+        )
+        return [m for m in methods if m != "isomap"]
+    return methods
 
 
 def compare(
@@ -201,6 +221,7 @@ def compare(
     dataset_kwargs: dict[str, Any] | None = None,
     figure: bool = True,
     jobs: int = 1,
+    preset: str | None = None,
     log: Log | None = None,
 ) -> Comparison:
     """Run every method on every seed, measure on the test split, and tabulate.
@@ -228,6 +249,11 @@ def compare(
         Run up to this many method/seed pairs at once, each in its own process (spawned,
         with ``cpu_count // jobs`` torch threads); results are stored by this process as
         they finish, so resuming works the same.
+    preset : str, optional
+        Whose settings the methods use: a name of :func:`topoae.paper.get_preset` or
+        ``"auto"`` (:func:`topoae.runs.experiment.resolve_preset`; default the data set's
+        name, ``"auto"`` for a user's file). Isomap is left out, with a note, above
+        :data:`ISOMAP_MAX_TRAIN` training points.
     log : callable, optional
         Receives progress lines (the command line prints them to stderr).
 
@@ -246,15 +272,20 @@ def compare(
     methods, seeds = _checked_request(methods, seeds, protocol, jobs)
     data = _Data(dataset, dict(dataset_kwargs or {}))
     first = data(seeds[0])
+    preset = resolve_preset(first, preset)
+    methods = _without_slow(methods, first, log or _quiet)
+    if not methods:
+        raise ValueError("No methods left to run (Isomap was skipped for the size).")
     # The paper's k = 10…200 unless the test split is too small for them.
     ks = metrics.usable_ks(len(first.x_test)) if ks is None else tuple(int(k) for k in ks)
     sigmas = tuple(float(s) for s in (metrics.DEFAULT_SIGMAS if sigmas is None else sigmas))
     options = dict(protocol=protocol, max_epochs=max_epochs, patience=patience, device=device)
     settings = _settings(data, first, methods, seeds, **options, ks=list(ks), sigmas=list(sigmas))
+    settings["preset"] = preset
     comparison = Comparison(settings, [], Path(out) if out is not None else None)
     if comparison.out is not None:
         resume(comparison)
-    method_kwargs = dict(preset=data.name, ks=ks, sigmas=sigmas, **options)
+    method_kwargs = dict(preset=preset, ks=ks, sigmas=sigmas, **options)
     session = _Session(comparison, data, method_kwargs, log or _quiet)
     session.run(session.todo(), jobs)
     if comparison.out is not None:

@@ -37,6 +37,7 @@ RESULTS_FORMAT = 1
 RESUME_KEYS = (
     "dataset",
     "dataset_kwargs",
+    "data_source",
     "protocol",
     "max_epochs",
     "patience",
@@ -232,9 +233,9 @@ def resume(comparison: Comparison) -> None:
     saved = load_results(path)
     ours = comparison.settings
     diff = {
-        key: (saved.settings.get(key), ours[key])
+        key: (saved.settings.get(key), ours.get(key))
         for key in RESUME_KEYS
-        if saved.settings.get(key) != ours[key]
+        if saved.settings.get(key) != ours.get(key)
     }
     if diff:
         raise RunFolderError(
