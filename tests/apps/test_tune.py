@@ -151,3 +151,37 @@ def test_python_tune_returns_estimator_parameters():
     assert len(study.trials) == 2
     assert set(params) >= {"lam", "learning_rate", "batch_size"}
     TopologicalAutoencoder(**params)
+
+
+def test_train_config_best_json_reproduces_the_best_trials_validation_measure(tmp_path):
+    from topoae import datasets, metrics
+    from topoae.core.evaluation import embed
+    from topoae.runs import load_run_model
+
+    out = tmp_path / "tune"
+    assert _tune(out, "--trials", "2", "--no-prune") == 0
+    best_trial = json.loads((out / "best_trial.json").read_text())
+    run = tmp_path / "run"
+    command = ["-q", "train", "--dataset", "digits", "--config", str(out / "best.json")]
+    assert main([*command, "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())["train"]
+    best = json.loads((out / "best.json").read_text())
+    assert config["lam"] == best["lam"] and config["batch_size"] == best["batch_size"]
+    data = datasets.load("digits", seed=best["random_state"])
+    x_val = data.x_val.reshape(len(data.x_val), -1)
+    latent = embed(load_run_model(run), data.x_val)
+    value = metrics.evaluate(x_val, latent, ks=metrics.usable_ks(len(x_val)))["kl_0.1"]
+    assert value == pytest.approx(best_trial["value"], rel=1e-9, abs=1e-12)
+
+
+def test_a_bad_config_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"lam": 0.5, "dropout": 0.1}))
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown setting(s) dropout" in capsys.readouterr().err
+    bad.write_text(json.dumps({"batch_size": "big"}))
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "wrong type" in capsys.readouterr().err
+    bad.write_text("{not json")
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "not a JSON file" in capsys.readouterr().err

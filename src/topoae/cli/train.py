@@ -65,11 +65,17 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lam", type=nonnegative_float, help="weight of the topological term")
     parser.add_argument("--lr", type=positive_float, help="learning rate")
     parser.add_argument("--batch-size", type=positive_int)
-    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (100)")
-    parser.add_argument("--patience", type=positive_int, default=10, help="early stopping (10)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=positive_int, help="maximum epochs (100)")
+    parser.add_argument("--patience", type=positive_int, help="early stopping (10)")
+    parser.add_argument("--seed", type=int, help="seed of initialisation and shuffling (0)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="JSON of training settings (e.g. a tune's best.json); flags still override",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--match-edges", choices=MATCH_MODES, default="symmetric")
+    parser.add_argument("--match-edges", choices=MATCH_MODES, help="(symmetric)")
     parser.add_argument(
         "--train-on-validation",
         action="store_true",
@@ -125,7 +131,80 @@ def _summary_table(summary: dict) -> str:
     return format_table(["", "value"], rows)
 
 
+#: Settings a --config file may hold (the estimator's names and TrainConfig's) -> their flag.
+CONFIG_KEYS = {
+    "lam": "lam",
+    "learning_rate": "lr",
+    "batch_size": "batch_size",
+    "hidden_sizes": "hidden_sizes",
+    "max_epochs": "epochs",
+    "patience": "patience",
+    "random_state": "seed",
+    "seed": "seed",
+    "match_edges": "match_edges",
+    "architecture": "model",
+}
+#: What a flag is when neither it nor the --config file gives it.
+FLAG_DEFAULTS = {"epochs": 100, "patience": 10, "seed": 0, "match_edges": "symmetric"}
+#: The JSON type each setting must have.
+CONFIG_TYPES = {
+    "lam": (int, float),
+    "learning_rate": (int, float),
+    "batch_size": int,
+    "hidden_sizes": list,
+    "max_epochs": int,
+    "patience": int,
+    "random_state": int,
+    "seed": int,
+    "match_edges": str,
+    "architecture": str,
+}
+
+
+def apply_settings_file(args: argparse.Namespace) -> None:
+    """Fill the flags the user left out from ``--config`` (flags win), then the defaults."""
+    if args.config is not None:
+        for key, value in read_settings_file(args.config).items():
+            flag = CONFIG_KEYS[key]
+            if key == "architecture":
+                value = {"linear": "linear-topoae"}.get(value, None)
+                if value is None:
+                    continue  # "mlp" / "auto" / "deep": the data set's architecture
+            if flag == "model" and args.model != "topoae":
+                continue  # an explicit --model wins
+            if getattr(args, flag, None) is None or flag == "model":
+                setattr(args, flag, value)
+    for flag, value in FLAG_DEFAULTS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, value)
+
+
+def read_settings_file(path: Path) -> dict:
+    """The settings of a ``--config`` JSON file, checked: a dict of known names and values."""
+    import json
+
+    try:
+        settings = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CLIError(f"--config {path}: no such file.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CLIError(f"--config {path} is not a JSON file ({error}).") from None
+    if not isinstance(settings, dict):
+        raise CLIError(f"--config {path} must hold a JSON object of settings.")
+    unknown = sorted(set(settings) - set(CONFIG_KEYS))
+    if unknown:
+        raise CLIError(
+            f"--config {path}: unknown setting(s) {', '.join(unknown)}; known: "
+            f"{', '.join(CONFIG_KEYS)}."
+        )
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, CONFIG_TYPES[key]):
+            raise CLIError(f"--config {path}: {key} = {value!r} has the wrong type.")
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
+    apply_settings_file(args)
     out: Path = args.out
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not (args.resume or args.overwrite):
