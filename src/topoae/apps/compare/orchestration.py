@@ -229,8 +229,10 @@ def compare(
         Draw ``figure.png`` (needs the ``plot`` extra; skipped with a warning without it).
     jobs : int
         Run up to this many method/seed pairs at once, each in its own process (spawned,
-        with ``cpu_count // jobs`` torch threads); results are stored by this process as
-        they finish, so resuming works the same.
+        with ``cpu_count // jobs`` torch threads for the baselines and measures; the
+        autoencoders train with :data:`topoae._threads.TRAIN_THREADS` whatever ``jobs``, so
+        their results do not depend on it); results are stored by this process as they
+        finish, so resuming works the same.
     log : callable, optional
         Receives progress lines (the command line prints them to stderr).
 
