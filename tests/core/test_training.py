@@ -269,3 +269,19 @@ def test_checkpoint_that_does_not_fit_is_a_clear_error(small_spheres, tmp_path, 
     with pytest.raises(DataFileError, match=message) as error:
         _resume_with(checkpoint, change, small_spheres)
     assert str(checkpoint) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_old_plain_checkpoint_still_resumes(small_spheres, tmp_path):
+    """A checkpoint written by plain torch.save (before the checksum header) still loads."""
+    from topoae._safe_files import load_checked_torch
+
+    x_train, x_val, _ = small_spheres
+    checkpoint = tmp_path / "checkpoint.pt"
+    cfg = config(max_epochs=2)
+    first = train(x_train, x_val, cfg, checkpoint_path=checkpoint)
+    state = load_checked_torch(checkpoint, kind="training checkpoint")
+    torch.save(state, checkpoint)  # plain: no header, as topoae 0.1 wrote it
+    assert not checkpoint.read_bytes().startswith(b"topoae-checked-torch")
+    resumed = train(x_train, x_val, cfg, checkpoint_path=checkpoint, resume=True)
+    assert resumed.history == first.history
+    assert state_equal(resumed.model.state_dict(), first.model.state_dict())
