@@ -18,10 +18,11 @@ an interrupted overwrite, removes ``.trash-*`` folders and the temporaries kille
 writes left, and, with ``overwrite=True``, replaces the whole run.
 
 ``manifest.json`` lists every file the run wrote (name, size, SHA-256) and its state
-(``writing`` until :meth:`RunFolder.mark_complete`); readers call :func:`verify_manifest`
-to detect any changed, truncated or missing file. Locking is advisory and POSIX-only
-(``fcntl``); on a system without it, and on network file systems whose ``flock`` is local,
-two writers are not stopped.
+(``writing`` until :meth:`RunFolder.mark_complete`, again after :meth:`RunFolder.begin`);
+readers call :func:`verify_manifest` to detect any changed, truncated or missing file, and
+entering a finished (``complete``) folder verifies it, so a damaged run is not continued.
+Locking is advisory and POSIX-only (``fcntl``); on a system without it, and on network file
+systems whose ``flock`` is local, two writers are not stopped.
 """
 
 from __future__ import annotations
@@ -267,6 +268,8 @@ class RunFolder:
         if self._overwrite:
             self.overwrite()
         else:
+            if manifest is not None and manifest["state"] == "complete":
+                verify_manifest(self.path)  # a damaged finished run is not continued
             self._clean(self.path)
             self.manifest = manifest or self._new_manifest()
             if manifest is None:
@@ -325,6 +328,18 @@ class RunFolder:
         self._clean(self.path)
         self.manifest = self._new_manifest()
         self._write_manifest()
+
+    def begin(self) -> None:
+        """Say that the run is being written again (a finished run's files are about to change).
+
+        Call it after any check that may refuse the command and before the first write, so
+        that a refused command leaves a finished run's manifest, which readers verify, as
+        it was.
+        """
+        self._check_held()
+        if self.manifest.get("state") != "writing":
+            self.manifest["state"] = "writing"
+            self._write_manifest()
 
     def record(self, *names: str) -> None:
         """Add files (paths relative to the folder) the run has written to the manifest."""

@@ -231,7 +231,7 @@ def load_checked_torch(
 
 
 def _load_error(error: Exception) -> str:
-    """torch's reason in one line, without its advice to load with ``weights_only=False``."""
+    """torch's reason in one line, without its advice to turn ``weights_only`` off."""
     text = str(error).strip()
     if not (isinstance(error, pickle.UnpicklingError) and text.startswith("Weights only")):
         return f"{type(error).__name__}: {text.splitlines()[0][:160] if text else ''}"

@@ -183,7 +183,7 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         paper_seeds(6)
     assert paper_seeds(2) == list(PAPER_SEEDS[:2])
     (tmp_path / "results.json").write_text("{not json")
-    with pytest.raises(ValueError, match="damaged"):
+    with pytest.raises(ValueError, match="broken JSON"):
         _small_compare(tmp_path)
 
 
@@ -212,7 +212,7 @@ def _results(records):
     ("text", "message"),
     [
         (None, "does not exist"),
-        ("{not json", "damaged"),
+        ("{not json", "broken JSON"),
         ('{"format": 99}', "not a topoae comparison"),
         ('{"format": 1, "settings": []}', "'settings' must be an object"),
         ('{"format": 1, "settings": {"dataset": "spheres", "methods": "pca"}}', "methods"),

@@ -204,11 +204,14 @@ def test_optimizer_is_fused_adam_with_the_same_update():
 
 def test_checkpoint_loads_with_weights_only(small_spheres, tmp_path):
     """The checkpoint holds plain tensors and containers: no pickled objects to run."""
+    from topoae._safe_files import load_checked_torch
+
     x_train, x_val, _ = small_spheres
     checkpoint = tmp_path / "checkpoint.pt"
     cfg = config(max_epochs=2, snapshot_every=5)
     result = train(x_train, x_val, cfg, checkpoint_path=checkpoint, snapshot_data=x_val[:10])
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert checkpoint.read_bytes().startswith(b"topoae-checked-torch 1\n")
+    state = load_checked_torch(checkpoint, kind="training checkpoint")  # weights_only=True
     assert state["epoch"] == 2 and state["finished"] and state["config"] == cfg.to_dict()
     assert state["generator"].dtype == torch.uint8
     assert len(state["snapshots"]) == len(result.snapshots) > 1
@@ -223,5 +226,62 @@ def test_damaged_checkpoint_is_a_clear_error(small_spheres, tmp_path):
     x_train, x_val, _ = small_spheres
     checkpoint = tmp_path / "checkpoint.pt"
     checkpoint.write_bytes(b"not a checkpoint")
-    with pytest.raises(DataFileError, match="Delete it to start over"):
+    with pytest.raises(DataFileError, match="delete it to start the run over"):
         train(x_train, x_val, config(), checkpoint_path=checkpoint, resume=True)
+
+
+def _resume_with(checkpoint, change, small_spheres):
+    from topoae._safe_files import load_checked_torch, save_checked_torch
+
+    x_train, x_val, _ = small_spheres
+    state = load_checked_torch(checkpoint, kind="training checkpoint")
+    change(state)
+    save_checked_torch(checkpoint, state)  # a valid checksum: only the checks can refuse it
+    train(x_train, x_val, config(max_epochs=1), checkpoint_path=checkpoint, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("optimizer"), "at optimizer: missing"),
+        (lambda s: s["optimizer"].pop("state"), "at optimizer.state: missing"),
+        (
+            lambda s: s["model"].__setitem__(
+                next(iter(s["model"])), torch.zeros(3, 3, dtype=torch.float32)
+            ),
+            "the model has",
+        ),
+        (lambda s: s["model"].pop(next(iter(s["model"]))), "weights of another model"),
+        (
+            lambda s: s["optimizer"]["state"][0].__setitem__("exp_avg", torch.zeros(2, 2)),
+            "the parameter has shape",
+        ),
+        (lambda s: s.__setitem__("generator", torch.zeros(3, dtype=torch.uint8)), "generator"),
+        (lambda s: s.__setitem__("history", {"a": 1}), "at history"),
+    ],
+)
+def test_checkpoint_that_does_not_fit_is_a_clear_error(small_spheres, tmp_path, change, message):
+    from topoae.errors import DataFileError
+
+    x_train, x_val, _ = small_spheres
+    checkpoint = tmp_path / "checkpoint.pt"
+    train(x_train, x_val, config(max_epochs=1), checkpoint_path=checkpoint)
+    with pytest.raises(DataFileError, match=message) as error:
+        _resume_with(checkpoint, change, small_spheres)
+    assert str(checkpoint) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_old_plain_checkpoint_still_resumes(small_spheres, tmp_path):
+    """A checkpoint written by plain torch.save (before the checksum header) still loads."""
+    from topoae._safe_files import load_checked_torch
+
+    x_train, x_val, _ = small_spheres
+    checkpoint = tmp_path / "checkpoint.pt"
+    cfg = config(max_epochs=2)
+    first = train(x_train, x_val, cfg, checkpoint_path=checkpoint)
+    state = load_checked_torch(checkpoint, kind="training checkpoint")
+    torch.save(state, checkpoint)  # plain: no header, as topoae 0.1 wrote it
+    assert not checkpoint.read_bytes().startswith(b"topoae-checked-torch")
+    resumed = train(x_train, x_val, cfg, checkpoint_path=checkpoint, resume=True)
+    assert resumed.history == first.history
+    assert state_equal(resumed.model.state_dict(), first.model.state_dict())

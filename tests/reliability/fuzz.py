@@ -94,7 +94,7 @@ def folder_mutations(
     """Damaged copies of a whole run folder, one damaged file (or one swap) per copy.
 
     For every file (dot files excepted) ``per_file`` byte mutations, JSON files also
-    ``per_file`` re-typings, and one swap of each pair of files of the same suffix. Each
+    ``per_file`` re-typings, and one swap of each pair of different files of the same suffix. Each
     copy is made fresh in ``work/copy`` (the previous one is replaced), so a reader that
     writes cannot spoil the next case.
 
@@ -133,7 +133,8 @@ def folder_mutations(
             yield name, kind, target
     for i, a in enumerate(files):
         for b in files[i + 1 :]:
-            if Path(a).suffix == Path(b).suffix:
+            same = (folder / a).read_bytes() == (folder / b).read_bytes()
+            if Path(a).suffix == Path(b).suffix and not same:  # swapping twins changes nothing
                 target = fresh()
                 swap_files(target / a, target / b)
                 yield f"{a} <-> {b}", "swap", target

@@ -191,3 +191,27 @@ def test_missing_newer_and_folder(tmp_path):
     path.write_bytes(b"topoae-checked-torch 2\nsha256 00 1\n" + buffer.getvalue())
     with pytest.raises(DataFileError, match="upgrade topoae"):
         load_checked_torch(path, kind="checkpoint")
+
+
+def test_no_unsafe_torch_load_in_the_source():
+    """Every torch.load call in topoae passes weights_only=True, in the readers owning a format."""
+    import ast
+    from pathlib import Path
+
+    import topoae
+
+    src = Path(topoae.__file__).parent
+    calls = {}
+    for path in src.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "weights_only=False" not in text, path
+        for node in ast.walk(ast.parse(text)):
+            func = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and getattr(func, "attr", None) == "load":
+                if getattr(func.value, "id", None) != "torch":
+                    continue
+                safe = [k for k in node.keywords if k.arg == "weights_only"]
+                assert safe and getattr(safe[0].value, "value", None) is True, (path, node.lineno)
+                name = path.relative_to(src).as_posix()
+                calls[name] = calls.get(name, 0) + 1
+    assert set(calls) == {"_safe_files.py", "estimator/fileformat.py"}, calls

@@ -24,7 +24,8 @@ def _model():
 
 def _write_run(path):
     rng = np.random.default_rng(0)
-    with RunFolder(path, "train") as folder:
+    # overwrite: the planted-code test rewrites a folder it damaged, which entering refuses
+    with RunFolder(path, "train", overwrite=True) as folder:
         write_json(path / "config.json", {"dataset": "spheres", "train": {"seed": 0}})
         write_json(path / "history.json", [{"epoch": 1, "val_loss": 0.5}])
         save_checked_torch(path / "model.pt", {"state_dict": _model().state_dict()})

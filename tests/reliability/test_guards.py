@@ -90,3 +90,18 @@ def test_guard_refuses_exactly_what_overflows_up_to_the_dimension():
             assert not refused
         seen.add(refused)
     assert seen == {True, False}
+
+
+def test_estimator_refuses_data_whose_scale_overflows():
+    """Data scaled by 1e300: finite values, an infinite std; refused, not an inf ``scale_``."""
+    import warnings
+
+    from topoae.estimator import TopologicalAutoencoder
+
+    X = np.random.default_rng(0).normal(size=(60, 5)) * 1e300
+    estimator = TopologicalAutoencoder(max_epochs=1, batch_size=8, standardize=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no NumPy overflow warning on the way
+        with pytest.raises(InputError, match="overflows float64"):
+            estimator.fit(X)
+    assert not hasattr(estimator, "scale_") or estimator.scale_ is None

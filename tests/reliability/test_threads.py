@@ -93,3 +93,28 @@ def test_same_weights_whatever_the_callers_thread_count():
     finally:
         torch.set_num_threads(before)
     assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
+
+
+def test_train_gives_the_same_weights_with_1_and_2_caller_threads():
+    """``core.training.train`` fixes its own thread count and gives the caller's back."""
+    import numpy as np
+
+    from topoae.core.training import TrainConfig, train
+    from topoae.datasets.spheres import make_spheres
+
+    x, _ = make_spheres(n_samples=100, d=100)  # a Spheres subset: 1,100 points in R^101
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    order = np.random.RandomState(0).permutation(len(x))
+    x_train, x_val = x[order[:900]], x[order[900:]]
+    config = TrainConfig(lam=1.0, batch_size=28, max_epochs=3, patience=10, seed=0)
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for caller in (1, 2):
+            torch.set_num_threads(caller)
+            result = train(x_train, x_val, config)
+            assert torch.get_num_threads() == caller  # restored
+            weights.append({k: v.clone() for k, v in result.model.state_dict().items()})
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

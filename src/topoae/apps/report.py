@@ -22,7 +22,6 @@ The page pieces (tables, images, styles) are in :mod:`topoae.apps.page`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_text
+from topoae._safe_files import read_json, read_npz
 from topoae._version import __version__
 from topoae.apps.compare.tables import format_number, table_rows
 from topoae.apps.page import (
@@ -47,7 +47,9 @@ from topoae.apps.page import (
     render_page,
     table,
 )
+from topoae.errors import DataFileError
 from topoae.paper import COLUMNS, METHODS
+from topoae.runs.folder import ADVICE, EMBEDDING_ARRAYS, check_run
 
 __all__ = ["Section", "build_report", "detect_kind", "render_page"]
 
@@ -84,21 +86,24 @@ def detect_kind(path: str | os.PathLike) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, expect: type = dict) -> Any:
+    """A JSON file of the folder, checked (:func:`topoae._safe_files.read_json`); None if absent."""
     if not path.exists():
         return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        logger.warning("skipping %s: %s", path, error)
-        return None
+    return read_json(path, kind=path.stem, expect=expect, advice=ADVICE)
 
 
 def _read_embedding(folder: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A run's test embedding from ``embedding_test.npz``, else ``embedding_test.csv``."""
     if (folder / "embedding_test.npz").exists():
-        with np.load(folder / "embedding_test.npz") as data:
-            return data["latent"], (data["labels"] if "labels" in data else None)
+        arrays = read_npz(
+            folder / "embedding_test.npz",
+            arrays=EMBEDDING_ARRAYS,
+            allow_missing=["labels"],
+            kind="test embedding",
+            advice=ADVICE,
+        )
+        return arrays["latent"], arrays.get("labels")
     if (folder / "embedding_test.csv").exists():
         from topoae.runs.folder import read_embedding_csv
 
@@ -142,6 +147,8 @@ def _section(
     """
     try:
         body = build()
+    except DataFileError:
+        raise  # a damaged file is an error, not a missing section
     except (ImportError, ValueError, FileNotFoundError, KeyError, OSError) as error:
         logger.warning("report: %s left out: %s", title, error)
         notes.append(f"{title} left out: {error}")
@@ -183,7 +190,7 @@ def _run_sections(
 
     config = _read_json(folder / "config.json") or {}
     summary = _read_json(folder / "summary.json")
-    history = _read_json(folder / "history.json")
+    history = _read_json(folder / "history.json", list)
     dataset = str(config.get("dataset", "?"))
     model = str(config.get("model", "?"))
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
@@ -293,16 +300,10 @@ def _run_measures(summary: dict[str, Any], model: str, dataset: str) -> str:
 def _load_comparison(folder: Path, notes: list[str]) -> Any:
     """The folder's results (:func:`topoae.apps.compare.load_results`), or None with a note."""
     from topoae.apps.compare import load_results
-    from topoae.errors import DataFileError
 
     if not (folder / "results.json").exists():
         return None
-    try:
-        return load_results(folder)
-    except DataFileError as error:
-        logger.warning("report: %s", error)
-        notes.append(f"results.json not used: {error}")
-        return None
+    return load_results(folder)
 
 
 def _first_seed_embeddings(
@@ -382,7 +383,7 @@ def _compare_sections(
     def curves() -> str | None:
         histories = {}
         for run in run_folders:
-            history = _read_json(run / "history.json")
+            history = _read_json(run / "history.json", list)
             if history:
                 histories[run.name] = history
         if not histories:
@@ -496,6 +497,12 @@ def build_report(
     """
     folder = Path(path)
     kind = detect_kind(folder)
+    # A finished folder whose files changed is refused whole (docs/reliability.md).
+    check_run(folder)
+    runs = folder / "runs"
+    for run in sorted(runs.iterdir()) if kind == "compare" and runs.is_dir() else []:
+        if run.is_dir():
+            check_run(run)
     if max_frames < 2:
         raise ValueError(f"max_frames must be >= 2, got {max_frames}.")
     builder = _run_sections if kind == "run" else _compare_sections

@@ -83,10 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _muted_label(folder: Path) -> int | None:
     """10 (the enclosing sphere) for Spheres runs, else None."""
-    import json
+    from topoae._safe_files import read_json
 
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
+    config = read_json(folder / "config.json", kind="run config")  # load_run checked it
     return 10 if config.get("dataset") == "spheres" else None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
+from topoae._lock import RunFolder
 from topoae.cli import CLIError
 from topoae.cli._common import (
     add_dataset_arguments,
@@ -25,6 +27,7 @@ from topoae.core.losses import MATCH_MODES
 from topoae.paper import MODEL_VARIANTS, PRESETS
 from topoae.runs import experiment_config, run_experiment
 from topoae.runs.experiment import resolve_preset
+from topoae.runs.folder import record_run
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -119,7 +122,9 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="continue an interrupted run (a file data set is reloaded from the run's record)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the whole run in --out (every file)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -205,15 +210,28 @@ def read_settings_file(path: Path) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     apply_settings_file(args)
-    out: Path = args.out
-    checkpoint = out / "checkpoint.pt"
-    if checkpoint.exists() and not (args.resume or args.overwrite):
+    if args.resume and args.overwrite:
         raise CLIError(
-            f"{out} already holds a run; pass --resume to continue it, --overwrite to replace "
-            "it, or choose another --out."
+            "--resume continues the run in --out and --overwrite replaces it; pass one of them."
         )
-    if args.overwrite and checkpoint.exists():
-        checkpoint.unlink()
+    # One writer per folder: rank 0 under torchrun (the others only read the checkpoint).
+    main_rank = os.environ.get("RANK", "0") == "0"
+    writer = RunFolder(args.out, "train", overwrite=args.overwrite) if main_rank else None
+    with writer or contextlib.nullcontext() as folder:
+        if folder is not None and not args.resume and _holds_run(args.out):
+            raise CLIError(
+                f"{args.out} already holds a run; pass --resume to continue it, --overwrite "
+                "to replace it, or choose another --out."
+            )
+        return _train(args, folder)
+
+
+def _holds_run(out: Path) -> bool:
+    return any((out / name).exists() for name in ("checkpoint.pt", "model.pt"))
+
+
+def _train(args: argparse.Namespace, folder: RunFolder | None) -> int:
+    out: Path = args.out
     if args.snapshot_every < 0:
         raise CLIError("--snapshot-every must be >= 0.")
     if args.model == "ae" and args.lam:
@@ -263,6 +281,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         say(args, f"distributed: {distributed.world_size} ranks on {distributed.device.type}")
     progress = _progress_printer(args, config.max_epochs)
+    if folder is not None:
+        folder.begin()
     try:
         with _step_bar(args) as steps:
             result = run_experiment(
@@ -281,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
             distributed.close()
     if distributed is not None and not distributed.is_main:
         return 0
+    if folder is not None:
+        record_run(folder)
     print(_summary_table(result.summary))
     say(args, f"wrote {out}/")
     if args.write_h5ad is not None:

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 
+from topoae._guards import check_finite_scale
 from topoae.core.evaluation import decode, embed, reconstruct
 from topoae.core.training import TrainConfig, TrainingDivergedError
 from topoae.datasets import validation_indices
@@ -317,8 +318,11 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Fit ``mean_``, ``scale_`` and ``input_shape_``; return the model-space data."""
         flat = X.reshape(len(X), -1)
         if standardize:
-            mean = flat.mean(axis=0, dtype=np.float64)
-            scale = flat.std(axis=0, dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+                mean = flat.mean(axis=0, dtype=np.float64)
+                scale = flat.std(axis=0, dtype=np.float64)
+            check_finite_scale(mean, "the training data X (its mean)")
+            check_finite_scale(scale, "the training data X")
             # Exact zeros, and float round-off of a mean of identical values, both count.
             constant = (scale == 0) | (scale <= 10 * np.finfo(np.float64).eps * np.abs(mean))
             if constant.any():

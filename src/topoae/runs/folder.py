@@ -11,14 +11,21 @@ A run folder holds::
     snapshots.npz         optional: latent codes of a fixed subset during training
     summary.json          best epoch, losses, test reconstruction error, measures
 
-Every file is written atomically.
+    manifest.json         what the run wrote (name, size, SHA-256) and whether it finished
+
+Every file is written atomically; ``model.pt`` and ``checkpoint.pt`` are checked torch
+files (:mod:`topoae._safe_files`). Commands write a run folder inside a
+:class:`topoae._lock.RunFolder` (one writer, whole-run overwrite) and end it with
+:func:`record_run`; every reader here checks a finished run against its manifest
+(:func:`check_run`) and each file's structure before using it (``docs/reliability.md``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,22 +33,84 @@ from typing import Any
 import numpy as np
 import torch
 
-from topoae._io import atomic_write_text, save_npz, save_torch, write_json
+from topoae._io import atomic_write_text, save_npz, write_json
+from topoae._lock import MANIFEST, RunFolder, read_manifest, verify_manifest
+from topoae._safe_files import load_checked_torch, read_json, read_npz, save_checked_torch
+from topoae._schema import DictOf, ListOf, StateDictLike, Tensor, problem
 from topoae._version import __version__
 from topoae.core.training import TrainConfig, build_model
 from topoae.errors import DataFileError
 
 __all__ = [
     "RunRecord",
+    "check_run",
     "embedding_to_csv",
     "load_run",
     "load_run_data",
     "load_run_model",
     "read_config",
     "read_embedding_csv",
+    "record_run",
     "save_run",
     "write_config",
 ]
+
+#: What to do about a damaged file of a run folder.
+ADVICE = "rerun `topoae train` with --overwrite to write the run again"
+#: The schemas of the run folder's files (more keys are allowed).
+CONFIG_SCHEMA = {"dataset": str, "model": str, "train": dict}
+HISTORY_SCHEMA = ListOf(DictOf((int, float)))
+MODEL_SCHEMA = {
+    "config": dict,
+    "input_shape": ListOf(int, min_len=1),
+    "state_dict": DictOf(Tensor()),
+}
+EMBEDDING_ARRAYS = {"latent": ("f", ("n", None)), "labels": ("i", ("n",))}
+SNAPSHOT_ARRAYS = {
+    "latent": ("f", ("S", "s", None)),
+    "step": ("i", ("S",)),
+    "epoch": ("i", ("S",)),
+    "labels": ("i", ("s",)),
+}
+#: The largest input a model file may ask to build (elements per sample).
+_MAX_INPUT = 1 << 26
+
+
+def check_run(path: str | os.PathLike, names: list[str] | None = None) -> None:
+    """Refuse a finished run (or comparison) folder whose files changed since it was written.
+
+    Only a folder whose manifest says ``complete`` is checked: an interrupted run's files
+    are mid-update by design (each is still validated by its reader). ``names``: only these
+    files, those the manifest lists (default: all).
+
+    Raises
+    ------
+    topoae.errors.DataFileError
+    """
+    manifest = read_manifest(path)
+    if manifest is None or manifest["state"] != "complete":
+        return
+    if names is not None:
+        names = [name for name in names if name in manifest["files"]]
+    verify_manifest(path, names)
+
+
+def record_run(folder: RunFolder, skip: tuple[str, ...] = ()) -> None:
+    """Record every file of ``folder`` in its manifest and mark the run complete.
+
+    Dot files (the lock, temporaries), the manifest and the folders in ``skip`` (a
+    comparison's ``runs``, which have their own manifests) are left out.
+    """
+    names = sorted(
+        p.relative_to(folder.path).as_posix()
+        for p in folder.path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder.path).parts)
+        and p.name != MANIFEST
+        and p.relative_to(folder.path).parts[0] not in skip
+    )
+    folder.record(*names)
+    folder.mark_complete()
 
 
 def embedding_to_csv(latent: np.ndarray, labels: np.ndarray | None) -> str:
@@ -82,7 +151,15 @@ def read_embedding_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path} does not exist.")
-    rows = [row for row in csv.reader(io.StringIO(path.read_text())) if row]
+    if not path.is_file():
+        raise DataFileError(f"{path} is a folder or a special file, not a CSV file.")
+    if (path.parent / MANIFEST).is_file():
+        check_run(path.parent, [path.name])
+    try:
+        text = path.read_text(encoding="utf-8")
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataFileError(f"{path}: not a readable CSV file ({error}).") from None
     if not rows:
         raise DataFileError(f"{path} is empty.")
     header = None
@@ -215,7 +292,7 @@ def save_run(
     write_config(out, meta, config)
     write_json(out / "history.json", history)
     atomic_write_text(out / "history.csv", _history_csv(history))
-    save_torch(
+    save_checked_torch(
         out / "model.pt",
         {
             "topoae_version": __version__,
@@ -270,32 +347,69 @@ class RunRecord:
 
 
 def load_run(path: str | Path) -> RunRecord:
-    """Read a run folder written by :func:`save_run`."""
+    """Read a run folder written by :func:`save_run`.
+
+    Raises
+    ------
+    topoae.errors.DataFileError
+        A missing, damaged or changed file (the message names it).
+    """
     path = Path(path)
     if not (path / "config.json").exists() or not (path / "embedding_test.npz").exists():
-        raise ValueError(
+        raise DataFileError(
             f"{path} is not a finished topoae run folder (config.json and embedding_test.npz "
             "are missing); point at the --out folder of `topoae train`."
         )
-    config = json.loads((path / "config.json").read_text())
-    history = json.loads((path / "history.json").read_text())
-    summary = json.loads((path / "summary.json").read_text())
-    with np.load(path / "embedding_test.npz") as data:
-        latent = data["latent"]
-        labels = data["labels"] if "labels" in data else None
+    check_run(path)
+    kinds = dict(advice=ADVICE)
+    config = read_json(path / "config.json", kind="run config", schema=CONFIG_SCHEMA, **kinds)
+    history = read_json(
+        path / "history.json", kind="run history", expect=list, schema=HISTORY_SCHEMA, **kinds
+    )
+    summary = read_json(path / "summary.json", kind="run summary", **kinds)
+    embedding = read_npz(
+        path / "embedding_test.npz",
+        arrays=EMBEDDING_ARRAYS,
+        allow_missing=["labels"],
+        kind="test embedding",
+        **kinds,
+    )
     snapshots = None
     if (path / "snapshots.npz").exists():
-        with np.load(path / "snapshots.npz") as data:
-            snapshots = {key: data[key] for key in data.files}
+        snapshots = read_npz(
+            path / "snapshots.npz",
+            arrays=SNAPSHOT_ARRAYS,
+            allow_missing=["labels"],
+            kind="training snapshots",
+            **kinds,
+        )
+    latent, labels = embedding["latent"], embedding.get("labels")
     return RunRecord(path, config, history, latent, labels, summary, snapshots)
 
 
 def load_run_model(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
-    """Rebuild the trained model of a run folder (best weights, eval mode)."""
+    """Rebuild the trained model of a run folder (best weights, eval mode).
+
+    Raises
+    ------
+    topoae.errors.DataFileError
+        ``model.pt`` is missing, damaged, refused (it holds code) or does not fit the model
+        its settings describe.
+    """
     path = Path(path)
-    # Plain data only (config dict, shape, tensors): never unpickle a file that may be foreign.
-    state = torch.load(path / "model.pt", map_location=device, weights_only=True)
-    config = TrainConfig.from_dict(state["config"])
-    model = build_model(config, tuple(state["input_shape"]))
+    file = path / "model.pt"
+    check_run(path, ["model.pt"])
+    state = load_checked_torch(file, kind="run model", schema=MODEL_SCHEMA, advice=ADVICE)
+    shape = tuple(state["input_shape"])
+    if any(n < 1 for n in shape) or math.prod(shape) > _MAX_INPUT:
+        raise DataFileError(f"{file}: not a valid run model (input shape {shape}); {ADVICE}.")
+    try:
+        config = TrainConfig.from_dict(state["config"])
+        model = build_model(config, shape)
+    except (TypeError, ValueError) as error:
+        raise DataFileError(f"{file}: its settings are invalid ({error}); {ADVICE}.") from None
+    found = problem(state["state_dict"], StateDictLike(model.state_dict()), "state_dict")
+    if found is not None:
+        raise DataFileError(f"{file}: weights of another model ({found}); {ADVICE}.")
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval()

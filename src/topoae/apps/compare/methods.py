@@ -181,8 +181,12 @@ def _run_autoencoder(
     method, data, *, seed, preset, max_epochs, patience, device, protocol, run_dir, say, ks, sigmas
 ):
     """Train one autoencoder through the one run path, scoring its test embedding there."""
+    import contextlib
+
     from topoae import metrics
+    from topoae._lock import RunFolder
     from topoae.runs import experiment_config, run_experiment
+    from topoae.runs.folder import record_run
 
     overrides = {
         "max_epochs": max_epochs,
@@ -208,17 +212,24 @@ def _run_autoencoder(
     def measures(x_test, latent, x_hat):
         return metrics.evaluate(x_test, latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
 
-    result = run_experiment(
-        data,
-        method,
-        config=config,
-        out=run_dir,
-        resume=run_dir is not None,
-        callback=progress,
-        meta={"protocol": protocol},
-        measures=measures,
-        summary_measures=[key for key, _ in COLUMNS],
-    )
+    # Each autoencoder's run folder is a train folder, held by whoever trains it.
+    writer = RunFolder(run_dir, "train") if run_dir is not None else contextlib.nullcontext()
+    with writer as folder:
+        if folder is not None:
+            folder.begin()
+        result = run_experiment(
+            data,
+            method,
+            config=config,
+            out=run_dir,
+            resume=run_dir is not None,
+            callback=progress,
+            meta={"protocol": protocol},
+            measures=measures,
+            summary_measures=[key for key, _ in COLUMNS],
+        )
+        if folder is not None:
+            record_run(folder)
     training = result.training
     info = {
         "config": config.to_dict(),

@@ -8,17 +8,20 @@ stopped.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from topoae._io import atomic_write_text
+from topoae._lock import RunFolder
 from topoae.apps.compare.methods import MethodResult, check_protocol, run_method
 from topoae.apps.compare.results import Comparison, jsonable, resume, save_results
 from topoae.datasets import Dataset
 from topoae.paper import AUTOENCODERS, DEFAULT_METHODS, METHODS, PAPER_SEEDS
 from topoae.runs.experiment import resolve_preset
+from topoae.runs.folder import check_run, record_run
 
 __all__ = ["ISOMAP_MAX_TRAIN", "compare", "paper_seeds"]
 
@@ -247,8 +250,10 @@ def compare(
         Draw ``figure.png`` (needs the ``plot`` extra; skipped with a warning without it).
     jobs : int
         Run up to this many method/seed pairs at once, each in its own process (spawned,
-        with ``cpu_count // jobs`` torch threads); results are stored by this process as
-        they finish, so resuming works the same.
+        with ``cpu_count // jobs`` torch threads for the baselines and measures; the
+        autoencoders train with :data:`topoae._threads.TRAIN_THREADS` whatever ``jobs``, so
+        their results do not depend on it); results are stored by this process as they
+        finish, so resuming works the same.
     preset : str, optional
         Whose settings the methods use: a name of :func:`topoae.paper.get_preset` or
         ``"auto"`` (:func:`topoae.runs.experiment.resolve_preset`; default the data set's
@@ -267,9 +272,62 @@ def compare(
         Unknown methods or protocol, bad seeds, or an ``out`` folder holding results
         made with other settings.
     """
+    methods, seeds = _checked_request(methods, seeds, protocol, jobs)
+    with _folder(out) as folder:
+        comparison = _compare(
+            dataset,
+            methods,
+            seeds,
+            folder,
+            max_epochs,
+            patience,
+            device,
+            protocol,
+            ks,
+            sigmas,
+            dataset_kwargs,
+            figure,
+            jobs,
+            log,
+        )
+        if folder is not None:
+            record_run(folder, skip=("runs",))
+    return comparison
+
+
+def _folder(out: str | Path | None):
+    """The comparison folder held for writing (none without ``out``)."""
+    if out is None:
+        return contextlib.nullcontext()
+    folder = RunFolder(out, "compare")
+    runs = Path(out) / "runs"
+    if runs.is_dir():  # the autoencoders' own run folders: a damaged one is not reused
+        for run in sorted(runs.iterdir()):
+            if run.is_dir():
+                check_run(run)
+    return folder
+
+
+def _compare(
+    dataset,
+    methods,
+    seeds,
+    folder,
+    max_epochs,
+    patience,
+    device,
+    protocol,
+    ks,
+    sigmas,
+    dataset_kwargs,
+    figure,
+    jobs,
+    log,
+) -> Comparison:
+    """:func:`compare` in its held folder (``folder`` None: no files)."""
     from topoae import metrics
 
-    methods, seeds = _checked_request(methods, seeds, protocol, jobs)
+    out = folder.path if folder is not None else None
     data = _Data(dataset, dict(dataset_kwargs or {}))
     first = data(seeds[0])
     preset = resolve_preset(first, preset)
@@ -285,6 +343,7 @@ def compare(
     comparison = Comparison(settings, [], Path(out) if out is not None else None)
     if comparison.out is not None:
         resume(comparison)
+        folder.begin()
     method_kwargs = dict(preset=preset, ks=ks, sigmas=sigmas, **options)
     session = _Session(comparison, data, method_kwargs, log or _quiet)
     session.run(session.todo(), jobs)

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from topoae._io import write_json
+from topoae._safe_files import read_json
 from topoae._version import __version__
 from topoae.apps.compare.tables import Summary, summarize, table_csv, table_markdown, table_rows
 from topoae.errors import DataFileError, RunFolderError
 from topoae.paper import METHODS
+from topoae.runs.folder import check_run
 
 __all__ = ["RESULTS_FORMAT", "Comparison", "jsonable", "load_results", "resume", "save_results"]
 
@@ -119,13 +121,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise DataFileError(
             f"{path} does not exist; point at the --out folder of `topoae compare`."
         )
-    try:
-        saved = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataFileError(
-            f"{path} is damaged ({error}); delete it or choose another folder."
-        ) from error
-    if not isinstance(saved, dict) or saved.get("format") != RESULTS_FORMAT:
+    check_run(path.parent, [path.name])
+    advice = "delete it or choose another folder"
+    saved = read_json(path, kind="comparison results", advice=advice)
+    if saved.get("format") != RESULTS_FORMAT:
         raise DataFileError(
             f"{path} is not a topoae comparison (format {RESULTS_FORMAT}); choose another folder."
         )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from topoae._io import save_torch
+from topoae._threads import TRAIN_THREADS, fixed_threads
 from topoae.core.distributed import DistributedContext
 from topoae.core.evaluation import embed
 from topoae.core.models import (
@@ -30,7 +30,7 @@ from topoae.core.models import (
 )
 from topoae.core.training.config import TrainConfig, resolve_device
 from topoae.core.training.optim import make_optimizer
-from topoae.core.training.state import TrainingState, read_checkpoint
+from topoae.core.training.state import TrainingState, read_checkpoint, write_checkpoint
 from topoae.errors import InputError
 
 __all__ = ["TrainResult", "TrainingDivergedError", "build_model", "train", "validation_loss"]
@@ -251,7 +251,9 @@ def _start(
     optimizer = make_optimizer(model.parameters(), config.learning_rate, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     if resume and checkpoint_path is not None and checkpoint_path.exists():
-        checkpoint = read_checkpoint(checkpoint_path, config)
+        checkpoint = read_checkpoint(
+            checkpoint_path, config, model=model, optimizer=optimizer, generator=generator
+        )
         state = TrainingState.from_checkpoint(checkpoint, model, optimizer, generator)
         logger.info("Resumed from %s after epoch %d", checkpoint_path, state.epoch)
         return state
@@ -409,8 +411,43 @@ def train(
         If a loss becomes NaN or infinite.
     topoae.errors.InputError
         If the inputs are empty, contain NaN / inf, or are too small for one batch.
+    topoae.errors.DataFileError
+        If ``resume`` and the checkpoint is damaged or does not fit the model.
+
+    Notes
+    -----
+    Training runs with :data:`topoae._threads.TRAIN_THREADS` torch threads whatever the
+    caller set (so a seed gives the bit-identical run with any caller thread count,
+    ``docs/reliability.md``); the caller's thread settings come back afterwards.
     """
-    config = config or TrainConfig()
+    with fixed_threads(TRAIN_THREADS):
+        return _train(
+            x_train,
+            x_val,
+            config or TrainConfig(),
+            model,
+            checkpoint_path,
+            resume,
+            callback,
+            snapshot_data,
+            progress,
+            distributed,
+        )
+
+
+def _train(
+    x_train,
+    x_val,
+    config: TrainConfig,
+    model: TopologicallyRegularizedAutoencoder | None,
+    checkpoint_path: str | Path | None,
+    resume: bool,
+    callback: Callable[[dict[str, float]], None] | None,
+    snapshot_data,
+    progress: Callable[[int, int], None] | None,
+    distributed: DistributedContext | None,
+) -> TrainResult:
+    """:func:`train`, under the caller's thread settings."""
     device = distributed.device if distributed is not None else resolve_device(config.device)
     rows, x_val_t = _training_tensors(x_train, x_val, config, device)
     snapshot_t = _as_tensor(snapshot_data, device) if snapshot_data is not None else None
@@ -453,7 +490,7 @@ def train(
             state.stop_reason = distributed.broadcast(state.stop_reason)
             state.finished = bool(state.stop_reason)
         if checkpoint_path is not None and writes:
-            save_torch(checkpoint_path, state.to_checkpoint(config))
+            write_checkpoint(checkpoint_path, state, config)
         logger.info("epoch %d: %s", epoch, record)
         if callback is not None:
             callback(record)
