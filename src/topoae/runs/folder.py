@@ -226,12 +226,7 @@ def read_config(out_dir: str | Path) -> dict[str, Any] | None:
     path = Path(out_dir) / "config.json"
     if not path.exists():
         return None
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DataFileError(f"{path}: not a readable config.json ({error}).") from None
-    if not isinstance(config, dict):
-        raise DataFileError(f"{path}: not a topoae config.json (not an object).")
+    config: dict[str, Any] = read_json(path, kind="run config", schema=CONFIG_SCHEMA)
     return config
 
 

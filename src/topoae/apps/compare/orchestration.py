@@ -288,6 +288,7 @@ def compare(
             dataset_kwargs,
             figure,
             jobs,
+            preset,
             log,
         )
         if folder is not None:
@@ -322,6 +323,7 @@ def _compare(
     dataset_kwargs,
     figure,
     jobs,
+    preset,
     log,
 ) -> Comparison:
     """:func:`compare` in its held folder (``folder`` None: no files)."""
