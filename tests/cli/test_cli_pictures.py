@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 from PIL import Image
-from test_report import images_of, shared_run
+from report_run import images_of, shared_run
 
 from topoae.cli import main
 from topoae.plotting import animation
