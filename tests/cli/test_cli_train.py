@@ -91,7 +91,9 @@ def test_unknown_dataset_lists_the_registered_ones(tmp_path, capsys):
     assert main(["train", "--dataset", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "neither a registered data set" in err and "spheres" in err
-    assert not (tmp_path / "x").exists()
+    # The folder is locked before the data are read (a bad --out fails at once): nothing of
+    # a run is in it.
+    assert not any((tmp_path / "x" / name).exists() for name in ("config.json", "model.pt"))
 
 
 def test_ae_with_lam_is_refused(tmp_path, capsys):

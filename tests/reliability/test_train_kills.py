@@ -65,8 +65,9 @@ def test_kill_at_every_write_then_resume_gives_the_uninterrupted_run(tmp_path):
             assert read_manifest(run)["state"] == "complete"
             verify_manifest(run)
             n += 1
-    # the manifest at entry, 2 checkpoints, 8 run files, the manifest's record and completion
-    assert kills == len(WHEN) * (1 + 2 + 8 + 2)
+    # the manifest at entry, config.json before training (a resume on a file reloads from it),
+    # 2 checkpoints, 8 run files, the manifest's record and completion
+    assert kills == len(WHEN) * (1 + 1 + 2 + 8 + 2)
     print(f"train killed at each of {kills} writes: all resumed to the uninterrupted run")
 
 
