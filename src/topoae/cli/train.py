@@ -20,8 +20,10 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
+from topoae.core.cycles import check_homology_dims
 from topoae.core.distributed import DistributedContext
-from topoae.core.losses import MATCH_MODES
+from topoae.core.losses import CYCLE_FORMULATIONS, MATCH_MODES
+from topoae.errors import InputError
 from topoae.paper import MODEL_VARIANTS
 from topoae.runs import experiment_config, run_experiment
 
@@ -46,6 +48,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--match-edges", choices=MATCH_MODES, default="symmetric")
+    parser.add_argument(
+        "--homology-dims",
+        type=_homology_dims,
+        default=(0,),
+        metavar="DIMS",
+        help="dimensions the topological term matches: 0 (the paper) or 0,1 (also cycles)",
+    )
+    parser.add_argument(
+        "--cycle-formulation",
+        choices=CYCLE_FORMULATIONS,
+        default="persistence",
+        help="the cycle (dimension 1) term: persistence (the authors'), cascade (TopoAE++), ...",
+    )
+    parser.add_argument(
+        "--cycle-lam", type=nonnegative_float, help="weight of the cycle term (default 1)"
+    )
     parser.add_argument(
         "--train-on-validation",
         action="store_true",
@@ -83,6 +101,13 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _homology_dims(text: str) -> tuple[int, ...]:
+    try:
+        return check_homology_dims(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _summary_table(summary: dict) -> str:
     rows = [
         [key, f"{value:.4g}" if isinstance(value, float) else value]
@@ -105,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--snapshot-every must be >= 0.")
     if args.model == "ae" and args.lam:
         raise CLIError("--model ae trains without the topological term; drop --lam.")
+    if args.model == "ae" and 1 in args.homology_dims:
+        raise CLIError("--model ae trains without topological terms; drop --homology-dims.")
     data = load_dataset(args, seed=args.seed)
     overrides = {
         "lam": args.lam,
@@ -120,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
     }
     overrides.update(
         max_steps=args.max_steps, time_budget=args.time_budget, pair_globally=args.pair_globally
+    )
+    overrides.update(
+        homology_dims=args.homology_dims,
+        cycle_formulation=args.cycle_formulation,
+        cycle_lam=args.cycle_lam,
     )
     config = experiment_config(data, args.model, overrides=overrides)
     distributed = DistributedContext.from_environment(args.device)
