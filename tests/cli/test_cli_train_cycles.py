@@ -33,6 +33,14 @@ def test_default_has_no_cycle_term(tmp_path):
     assert not any("cycles" in key for key in row)
 
 
+def _exit_code(argv):
+    """What the shell would see: argparse exits, a CLIError returns 2."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -43,14 +51,6 @@ def test_default_has_no_cycle_term(tmp_path):
         (["--model", "ae", "--homology-dims", "0,1"], "drop --homology-dims"),
     ],
 )
-def _exit_code(argv):
-    """What the shell would see: argparse exits, a CLIError returns 2."""
-    try:
-        return main(argv)
-    except SystemExit as stop:
-        return stop.code
-
-
 def test_bad_cycle_flags_are_clear_errors(tmp_path, capsys, flags, message):
     argv = ["train", "--dataset", "circle", "--epochs", "1", *flags, "--out", str(tmp_path / "x")]
     assert _exit_code(argv) == 2
