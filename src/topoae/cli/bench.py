@@ -14,7 +14,9 @@ from topoae.apps import bench
 from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_int, say
 
-BENCHMARKS = ("step", "mnist", "pairing", "training")
+BENCHMARKS = ("step", "mnist", "pairing", "training", "cycles")
+#: What a plain ``topoae bench`` runs (the cycle term's cost is asked for by name).
+DEFAULT_BENCHMARKS = ("step", "mnist", "pairing", "training")
 
 
 def _int_list(text: str) -> list[int]:
@@ -49,15 +51,17 @@ def add_parser(subparsers) -> None:
             "all variants alike). step: Spheres MLP step of the vanilla AE, TopoAE, a "
             "pure-Python union-find TopoAE and torch-topological; mnist: the DeepAE on "
             "784 features; pairing: persistence_pairs for n = 32 ... 4096 (time, memory); "
-            "training: whole Spheres trainings, AE vs TopoAE."
+            "training: whole Spheres trainings, AE vs TopoAE; cycles: the step with the H1 "
+            "(cycle) term against AE and TopoAE at m = 32, 64, 128 (not run by default)."
         ),
     )
     parser.add_argument(
         "--which",
         type=_names,
-        default=list(BENCHMARKS),
+        default=list(DEFAULT_BENCHMARKS),
         metavar="LIST",
-        help=f"comma-separated subset of {','.join(BENCHMARKS)} (default: all)",
+        help=f"comma-separated subset of {','.join(BENCHMARKS)} "
+        f"(default: {','.join(DEFAULT_BENCHMARKS)})",
     )
     parser.add_argument(
         "--sizes", type=_int_list, help="step batch sizes (default 28,64,128,256; quick: 28,128)"
@@ -108,6 +112,21 @@ def _paired(row: dict) -> str:
     """The median of the per-repeat ratios with its quartiles, e.g. ``1.15 (1.11–1.30)``."""
     median, q1, q3 = (_fmt(row.get(key)) for key in ("ratio_paired", "ratio_q1", "ratio_q3"))
     return f"{median} ({q1}–{q3})"
+
+
+def cycles_table(result: bench.BenchResult) -> str:
+    """Markdown table of the cycle-term benchmark: ms per step and ratios to the AE step."""
+    variants = [v for v in result.settings["variants"] if v != "ae"]
+    headers = ["batch", "AE ms"]
+    for name in variants:
+        headers += [f"{name} ms", "× AE"]
+    rows = []
+    for r in result.rows:
+        row = [r["batch_size"], _fmt(r["ae_ms"], 3)]
+        for name in variants:
+            row += [_fmt(r[f"{name}_ms"], 3), _fmt(r[f"{name}_ratio"])]
+        rows.append([*row, r["load"]])
+    return format_table([*headers, "load"], rows)
 
 
 def step_table(result: bench.BenchResult) -> str:
@@ -245,6 +264,18 @@ def run(args: argparse.Namespace) -> int:
         )
         results["training"] = result.to_dict()
         sections.append(("Whole Spheres training", training_table(result), result))
+    if "cycles" in args.which:
+        from topoae.apps.bench_cycles import bench_cycles
+
+        result = bench_cycles(
+            args.sizes or [32, 64, 128],
+            repeats=args.repeats or (5 if quick else 15),
+            steps=args.steps,
+            device=device,
+            progress=progress,
+        )
+        results["cycles"] = result.to_dict()
+        sections.append(("Training step with the cycle (H1) term", cycles_table(result), result))
     results["load_average_after"] = bench.environment().get("load_average")
     if args.out is not None:
         write_json(args.out, results)

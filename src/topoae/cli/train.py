@@ -22,8 +22,10 @@ from topoae.cli._common import (
     positive_int,
     say,
 )
+from topoae.core.cycles import check_homology_dims
 from topoae.core.distributed import DistributedContext
-from topoae.core.losses import MATCH_MODES
+from topoae.core.losses import CYCLE_FORMULATIONS, MATCH_MODES
+from topoae.errors import InputError
 from topoae.paper import MODEL_VARIANTS, PRESETS
 from topoae.runs import experiment_config, run_experiment
 from topoae.runs.experiment import resolve_preset
@@ -80,6 +82,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--match-edges", choices=MATCH_MODES, help="(symmetric)")
     parser.add_argument(
+        "--homology-dims",
+        type=_homology_dims,
+        default=(0,),
+        metavar="DIMS",
+        help="dimensions the topological term matches: 0 (the paper) or 0,1 (also cycles)",
+    )
+    parser.add_argument(
+        "--cycle-formulation",
+        choices=CYCLE_FORMULATIONS,
+        default="persistence",
+        help="the cycle (dimension 1) term: persistence (the authors'), cascade (TopoAE++), ...",
+    )
+    parser.add_argument(
+        "--cycle-lam", type=nonnegative_float, help="weight of the cycle term (default 1)"
+    )
+    parser.add_argument(
         "--train-on-validation",
         action="store_true",
         help="also train on the validation split, as the reference implementation did",
@@ -126,6 +144,13 @@ def add_parser(subparsers) -> None:
         "--overwrite", action="store_true", help="replace the whole run in --out (every file)"
     )
     parser.set_defaults(func=run)
+
+
+def _homology_dims(text: str) -> tuple[int, ...]:
+    try:
+        return check_homology_dims(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _summary_table(summary: dict) -> str:
@@ -236,6 +261,8 @@ def _train(args: argparse.Namespace, folder: RunFolder | None) -> int:
         raise CLIError("--snapshot-every must be >= 0.")
     if args.model == "ae" and args.lam:
         raise CLIError("--model ae trains without the topological term; drop --lam.")
+    if args.model == "ae" and 1 in args.homology_dims:
+        raise CLIError("--model ae trains without topological terms; drop --homology-dims.")
     if args.write_h5ad is not None and args.write_h5ad.suffix.lower() != ".h5ad":
         raise CLIError(f"--write-h5ad {args.write_h5ad}: the file must end in .h5ad.")
     data = _data(args, out)
@@ -261,6 +288,11 @@ def _train(args: argparse.Namespace, folder: RunFolder | None) -> int:
     preset = resolve_preset(data, args.preset)
     overrides.update(
         max_steps=args.max_steps, time_budget=args.time_budget, pair_globally=args.pair_globally
+    )
+    overrides.update(
+        homology_dims=args.homology_dims,
+        cycle_formulation=args.cycle_formulation,
+        cycle_lam=args.cycle_lam,
     )
     config = experiment_config(data, args.model, preset=preset, overrides=overrides)
     _check_batch(data, config)

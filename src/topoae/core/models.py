@@ -12,13 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from topoae.core.cycles import check_homology_dims
 from topoae.core.losses import (
+    CycleLoss,
     TopologicalLossTerms,
     TopologicalSignatureLoss,
     device_pairing_available,
     device_topological_terms,
     fits_regularized_objective,
     normalised_distances,
+    pairwise_distances,
     regularized_objective,
 )
 
@@ -181,7 +184,10 @@ def build_autoencoder(
 
 
 class TopologicallyRegularizedAutoencoder(nn.Module):
-    """An autoencoder trained with ``MSE(x, x̂) + λ · L_topo / m`` (METHOD.md §3).
+    """An autoencoder trained with ``MSE(x, x̂) + (λ · L0 + λ1 · L1) / m`` (METHOD.md §3).
+
+    ``L0`` is the paper's term (components); ``L1``, the cycle term of docs/cycles.md,
+    is added only when ``1 in homology_dims``.
 
     Parameters
     ----------
@@ -195,11 +201,23 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
     data_scale : float or None
         Data-space distances are divided by this constant (images in [-1, 1]:
         :func:`topoae.paper.image_data_scale`); ``None`` divides by the batch's largest distance.
+    homology_dims : tuple of int
+        ``(0,)`` (the paper), ``(0, 1)`` or ``(1,)``; see
+        :func:`~topoae.core.cycles.check_homology_dims`.
+    cycle_formulation : str
+        Formulation of :class:`~topoae.core.losses.CycleLoss` (dimension 1).
+    cycle_lam : float
+        Weight λ1 of the dimension-1 term.
 
     Attributes
     ----------
     latent_norm : nn.Parameter, scalar
-        Learnable scale of latent distances, initialised to 1 (only when ``lam > 0``).
+        Learnable scale of latent distances, initialised to 1 (only when a term is on).
+
+    Notes
+    -----
+    The cycle term uses the same normalised matrices as the dimension-0 term. A batch
+    with no cycle in either space (always when it has fewer than 4 points) adds exactly 0.
     """
 
     def __init__(
@@ -209,20 +227,31 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         *,
         match_edges: str = "symmetric",
         data_scale: float | None = None,
+        homology_dims: Sequence[int] = (0,),
+        cycle_formulation: str = "persistence",
+        cycle_lam: float = 1.0,
     ):
         super().__init__()
         if not (lam >= 0 and math.isfinite(lam)):
             raise ValueError(f"lam must be a finite number >= 0, got {lam}.")
+        if not (cycle_lam >= 0 and math.isfinite(cycle_lam)):
+            raise ValueError(f"cycle_lam must be a finite number >= 0, got {cycle_lam}.")
+        self.homology_dims = check_homology_dims(homology_dims)
         if data_scale is not None and not data_scale > 0:
             raise ValueError(f"data_scale must be positive or None, got {data_scale}.")
         self.autoencoder = autoencoder
-        self.lam = float(lam)
+        # The dimension-0 weight; 0 when that dimension is not matched.
+        self.lam = float(lam) if 0 in self.homology_dims else 0.0
+        self.cycle_lam = float(cycle_lam) if 1 in self.homology_dims else 0.0
         self.data_scale = data_scale
         #: Distributed training: match the topology of all ranks' batches together.
         self.pair_globally = False
-        if self.lam > 0:
+        if self.lam > 0 or self.cycle_lam > 0:
             self.latent_norm = nn.Parameter(torch.ones(()))
+        if self.lam > 0:
             self.topo_loss = TopologicalSignatureLoss(match_edges, check_input=False)
+        if self.cycle_lam > 0:
+            self.cycle_loss = CycleLoss(cycle_formulation, check_input=False)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latent codes of shape ``(m, latent_dim)``."""
@@ -259,7 +288,9 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         loss : torch.Tensor, scalar
         components : dict of str to float (0-d tensors off the CPU)
             ``loss``, ``reconstruction``, and with ``lam > 0`` also ``topological``
-            (``L_topo / m``), ``x_to_z``, ``z_to_x``, ``shared_edges``, ``latent_norm``.
+            (``L_topo / m``), ``x_to_z``, ``z_to_x``, ``shared_edges``, ``latent_norm``;
+            with the cycle term also ``cycles`` (``L1 / m``), ``cycles_x_to_z``,
+            ``cycles_z_to_x``, ``cycles_in_x``, ``cycles_in_z``, ``shared_cycles``.
         """
         z = self.autoencoder.encode(x)
         x_hat = self.autoencoder.decode(z)
@@ -267,10 +298,26 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
         # Off the CPU the parts stay 0-d tensors: reading each back would wait for the device
         # at every step; the training loop sums them there and reads them once per epoch.
         on_device = x.device.type != "cpu"
-        if self.lam == 0:
+        if self.lam == 0 and self.cycle_lam == 0:
             value = reconstruction.detach() if on_device else reconstruction.item()
             return reconstruction, {"loss": value, "reconstruction": value}
         x, z = self._pairing_batch(x, z)
+        if self.lam == 0:
+            loss = reconstruction
+            value = reconstruction.detach() if on_device else reconstruction.item()
+            components = {"loss": value, "reconstruction": value}
+        else:
+            loss, components = self._with_components_term(reconstruction, x, z, on_device)
+        if self.cycle_lam > 0:
+            loss, components = self._with_cycle_term(loss, components, x, z, on_device)
+        if self.lam == 0:
+            components["latent_norm"] = (
+                self.latent_norm.detach() if on_device else self.latent_norm.item()
+            )
+        return loss, components
+
+    def _with_components_term(self, reconstruction, x, z, on_device):
+        """``MSE + λ · L0 / m`` and its components (the paper's term, three routes)."""
         m = x.shape[0]
         values: Sequence[Any]
         shared: Any
@@ -316,6 +363,29 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             "shared_edges": shared,
             "latent_norm": latent_norm,
         }
+        return loss, components
+
+    def _with_cycle_term(self, loss, components, x, z, on_device):
+        """Add ``λ1 · L1 / m`` (docs/cycles.md) beside the dimension-0 term, on the same
+        normalised matrices; its parts join the components as ``cycles*``."""
+        m = x.shape[0]
+        dist_z = pairwise_distances(z) / self.latent_norm
+        total, terms = self.cycle_loss(
+            self.data_distances(x).to(dist_z.device), dist_z, return_components=True
+        )
+        loss = torch.add(loss, total, alpha=self.cycle_lam / m)
+        parts = (loss, total, terms.x_to_z, terms.z_to_x)
+        if on_device:
+            values = [part.detach() for part in parts]
+        else:
+            values = [part.item() for part in parts]
+        components["loss"] = values[0]
+        components["cycles"] = values[1] / m
+        components["cycles_x_to_z"] = values[2]
+        components["cycles_z_to_x"] = values[3]
+        components["cycles_in_x"] = terms.cycles_x
+        components["cycles_in_z"] = terms.cycles_z
+        components["shared_cycles"] = terms.shared_cycles
         return loss, components
 
     def _pairing_batch(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

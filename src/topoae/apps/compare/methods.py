@@ -3,7 +3,8 @@
 Protocols (docs/method.md §6): ``"clean"`` trains the autoencoders on the training split
 and stops early on the validation split; ``"reference"`` also trains them on the
 validation split, as the authors' code did. Baselines are fitted on the training split in
-both, as in the paper (the validation split is not used by them).
+both, as in the paper (the validation split is not used by them), except TopoMap, which
+has no out-of-sample map and is fitted on the test split it lays out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from topoae.datasets import Dataset
-from topoae.paper import AUTOENCODERS, COLUMNS, METHODS
+from topoae.paper import AUTOENCODERS, COLUMNS, CYCLE_METHODS, METHODS
 
 __all__ = ["PROTOCOLS", "MethodResult", "run_method"]
 
@@ -161,7 +162,10 @@ def _run_baseline(method, data, *, seed, preset, ks, sigmas):
     started = time.perf_counter()
     model = make_baseline(method, preset or data.name, random_state=seed)
     info: dict[str, Any] = {"params": model.get_params()}
-    model.fit(data.x_train)
+    # A layout without an out-of-sample map (TopoMap) can only embed what it was fitted on.
+    in_sample = not getattr(model, "out_of_sample", True)
+    info["fitted_on"] = "test" if in_sample else "train"
+    model.fit(data.x_test if in_sample else data.x_train)
     fit_seconds = time.perf_counter() - started
     latent = np.asarray(model.transform(data.x_test))
     x_hat = model.inverse_transform(latent) if model.reconstructs else None
@@ -195,7 +199,10 @@ def _run_autoencoder(
         "device": device,
         "train_on_validation": protocol == "reference",
     }
-    config = experiment_config(data, method, preset=preset, overrides=overrides)
+    # The cycle variants are TopoAE with the H1 term on (topoae.paper.CYCLE_METHODS).
+    overrides.update(CYCLE_METHODS.get(method, {}))
+    base = "topoae" if method in CYCLE_METHODS else method
+    config = experiment_config(data, base, preset=preset, overrides=overrides)
     say(
         f"  {method}: lam={config.lam:g}, lr={config.learning_rate:g}, "
         f"batch={config.batch_size}, up to {config.max_epochs} epochs"

@@ -114,7 +114,13 @@ def table_rows(
 
 def table_markdown(summary: Summary, methods: Sequence[str], preset: str | None) -> str:
     """:func:`table_rows` as a Markdown table (what ``topoae compare`` prints)."""
-    return format_table(*table_rows(summary, methods, preset))
+    table = format_table(*table_rows(summary, methods, preset))
+    if "topomap" in methods:
+        table += (
+            "\n\nTopoMap has no out-of-sample map: it is fitted on the test split it lays out "
+            "(the other methods never see the test split when fitting)."
+        )
+    return table
 
 
 def table_csv(summary: Summary, methods: Sequence[str], preset: str | None) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from topoae.core.cycles import check_homology_dims
+from topoae.core.losses.cycles import CYCLE_FORMULATIONS
 from topoae.errors import InputError
 from topoae.paper import MODEL_VARIANTS, SPHERES_TOPOAE, preset_for_dataset
 
@@ -60,6 +62,16 @@ class TrainConfig:
         Distributed training only: pair the latent codes of all ranks' batches together
         (the topology of the global batch); otherwise each rank pairs its own batch. See
         :mod:`topoae.core.distributed`.
+    homology_dims : tuple of int
+        Dimensions the topological term matches: ``(0,)`` (components, the paper) or
+        ``(0, 1)`` (also cycles, docs/cycles.md); validated by
+        :func:`~topoae.core.cycles.check_homology_dims` (dimension 2 is an error).
+    cycle_formulation : str
+        The dimension-1 term, one of :data:`~topoae.core.losses.CYCLE_FORMULATIONS`
+        (``"persistence"``: the authors' ``use_cycles``; ``"cascade"``: TopoAE++).
+    cycle_lam : float
+        Weight λ1 of the dimension-1 term (``lam`` weighs dimension 0): the loss is
+        ``MSE + (lam · L0 + cycle_lam · L1) / m``. Used only when 1 is in ``homology_dims``.
     """
 
     architecture: str = "mlp"
@@ -81,10 +93,15 @@ class TrainConfig:
     time_budget: float = 0.0
     max_validation: int = 10_000
     pair_globally: bool = False
+    homology_dims: tuple[int, ...] = (0,)
+    cycle_formulation: str = "persistence"
+    cycle_lam: float = 1.0
 
     def __post_init__(self) -> None:
         if self.hidden_sizes is not None:
             self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        # A clear InputError for dimension 2 or a bad list; a JSON list becomes a tuple.
+        self.homology_dims = check_homology_dims(self.homology_dims)
         problems = []
         if self.batch_size < 2:
             problems.append(f"batch_size must be >= 2 (a batch needs pairs), got {self.batch_size}")
@@ -108,6 +125,13 @@ class TrainConfig:
             problems.append(f"time_budget must be >= 0 seconds (0: none), got {self.time_budget}")
         if self.max_validation < 2:
             problems.append(f"max_validation must be >= 2, got {self.max_validation}")
+        if not (self.cycle_lam >= 0 and math.isfinite(self.cycle_lam)):
+            problems.append(f"cycle_lam must be >= 0, got {self.cycle_lam}")
+        if self.cycle_formulation not in CYCLE_FORMULATIONS:
+            problems.append(
+                f"cycle_formulation must be one of {', '.join(CYCLE_FORMULATIONS)}, "
+                f"got {self.cycle_formulation!r}"
+            )
         if problems:
             raise InputError("Invalid training configuration: " + "; ".join(problems) + ".")
 
@@ -116,6 +140,7 @@ class TrainConfig:
         out = asdict(self)
         if out["hidden_sizes"] is not None:
             out["hidden_sizes"] = list(out["hidden_sizes"])
+        out["homology_dims"] = list(out["homology_dims"])
         return out
 
     @classmethod

@@ -81,7 +81,13 @@ def build_model(
             config.architecture, input_shape, config.latent_dim, config.hidden_sizes
         )
     return TopologicallyRegularizedAutoencoder(
-        autoencoder, config.lam, match_edges=config.match_edges, data_scale=config.data_scale
+        autoencoder,
+        config.lam,
+        match_edges=config.match_edges,
+        data_scale=config.data_scale,
+        homology_dims=config.homology_dims,
+        cycle_formulation=config.cycle_formulation,
+        cycle_lam=config.cycle_lam,
     )
 
 
