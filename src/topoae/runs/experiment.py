@@ -142,7 +142,8 @@ def experiment_config(
 
 
 def resolve_preset(data: Dataset, preset: str | None) -> str:
-    """The preset a run of ``data`` uses: ``preset``, else ``"auto"`` for a file, else the name.
+    """The preset a run of ``data`` uses: ``preset``; else ``"auto"`` for a file, the data set's
+    own for one of the paper's, ``"generic"`` (Spheres' settings) for another registered one.
 
     Raises
     ------
@@ -150,7 +151,11 @@ def resolve_preset(data: Dataset, preset: str | None) -> str:
         For an unknown preset name.
     """
     if preset is None:
-        return AUTO if data.source is not None else data.name
+        from topoae.paper import PRESETS
+
+        if data.source is not None:
+            return AUTO
+        return data.name if data.name in PRESETS else "generic"
     if preset != AUTO:
         get_preset(preset)  # an unknown name is an error, not the generic fallback
     return preset
