@@ -103,7 +103,7 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete the temporaries that killed :func:`atomic_write_bytes` calls left in ``folder``.
 
     Only the folder itself is searched, not its subfolders. Call it only while no other

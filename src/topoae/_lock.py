@@ -44,7 +44,7 @@ from topoae.errors import DataFileError, RunFolderError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no flock on Windows; checked before use
 
 __all__ = ["KINDS", "RunFolder", "holder", "read_manifest", "verify_manifest"]
 
@@ -217,12 +217,14 @@ class RunFolder:
             ) from None
 
     def _lock(self) -> None:
+        fd = self._fd
+        assert fd is not None, "_create opens the lock file first"
         if fcntl is not None:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                who = _holder_text(self._fd)
-                os.close(self._fd)
+                who = _holder_text(fd)
+                os.close(fd)
                 self._fd = None
                 raise RunFolderError(
                     f"{self.path} is being written by another topoae process ({who}); wait "
@@ -231,9 +233,9 @@ class RunFolder:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self._command}
         info["since"] = _now()
         data = json.dumps(info).encode("utf-8")
-        os.ftruncate(self._fd, 0)
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.write(self._fd, data)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
 
     def _unlock(self) -> None:
         if self._fd is None:

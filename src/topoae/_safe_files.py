@@ -40,7 +40,7 @@ import struct
 import zipfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ import numpy as np
 try:  # NumPy 2
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # pragma: no cover - NumPy 1
-    from numpy.core.multiarray import _reconstruct
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]  # same function, old home
 
 from topoae._io import atomic_write_bytes
 from topoae._schema import problem
@@ -137,8 +137,8 @@ def _split_checked(path: Path, raw: bytes, advice: str) -> bytes:
         raise damaged
     try:
         version = int(raw[len(MAGIC) : end_1].decode("ascii"))
-        tag, digest, length = raw[end_1 + 1 : end_2].decode("ascii").split(" ")
-        length = int(length)
+        tag, digest, length_text = raw[end_1 + 1 : end_2].decode("ascii").split(" ")
+        length = int(length_text)
     except ValueError:
         raise damaged from None
     if version > FORMAT_VERSION:
@@ -168,7 +168,12 @@ def _torch_load(data: bytes, map_location: Any, *, numpy_ok: bool) -> Any:
         return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     # Old-format checkpoints hold NumPy arrays (snapshots); these globals rebuild an array
     # of numbers from its bytes and dtype and can call nothing else.
-    allowed = [np.ndarray, np.dtype, _reconstruct, *_NUMBER_DTYPES]
+    allowed: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        np.ndarray,
+        np.dtype,
+        _reconstruct,
+        *_NUMBER_DTYPES,
+    ]
     with torch.serialization.safe_globals(allowed):
         return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
 
@@ -355,7 +360,7 @@ def _member_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...]
 def read_npz(
     path: str | os.PathLike,
     *,
-    arrays: Mapping[str, tuple[str, int | tuple[int | str, ...]]],
+    arrays: Mapping[str, tuple[str, int | tuple[int | str | None, ...]]],
     allow_missing: Iterable[str] = (),
     finite: bool = True,
     kind: str = "array archive",
@@ -369,9 +374,9 @@ def read_npz(
     arrays : dict of str to (kind, ndim or shape)
         For each array, its dtype kind (``"f"`` float, ``"i"`` any integer, ``"u"``
         unsigned, ``"b"`` bool, several letters for either) and its number of dimensions,
-        or its shape as a tuple of ints and dimension names; a name must have the same size
-        in every array that uses it (``{"latent": ("f", ("S", "s", 2)), "step": ("i",
-        ("S",))}``).
+        or its shape as a tuple of ints, dimension names and ``None`` (any size); a name must
+        have the same size in every array that uses it (``{"latent": ("f", ("S", "s", 2)),
+        "step": ("i", ("S",))}``).
     allow_missing : iterable of str
         Arrays that may be absent (then absent from the result).
     finite : bool, default=True

@@ -92,5 +92,7 @@ def fixed_threads(n: int = TRAIN_THREADS) -> Iterator[None]:
         raise ValueError(f"thread count must be at least 1, not {n}")
     with preserve_threads():
         torch.set_num_threads(int(n))
-        numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets NUMBA_NUM_THREADS through globals(), which its types do not see.
+        limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(min(int(n), limit))
         yield

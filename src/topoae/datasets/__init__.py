@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from topoae.datasets._split import Rows
+
 __all__ = [
     "Dataset",
     "available",
@@ -63,7 +65,7 @@ class Dataset:
     """
 
     name: str
-    x_train: np.ndarray
+    x_train: np.ndarray | Rows
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray

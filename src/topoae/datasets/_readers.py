@@ -213,7 +213,8 @@ def _read_delimited(path: Path, delimiter: str, labels: Any, features: Any) -> T
             if len(set(names)) != len(names):
                 raise DataFileError(f"{path}: the header names a column twice.")
             label, chosen = _select(names, path, labels, features)
-            values, label_cells = [], []
+            values: list[np.ndarray] = []
+            label_cells: list[np.ndarray] = []
             pending, lines = ([] if has_header else [first]), ([] if has_header else [1])
             for row in reader:
                 if not row:
@@ -429,7 +430,7 @@ def _read_h5ad(path: Path, labels: Any, features: Any, use_rep: Any, layer: Any)
         adata = anndata.read_h5ad(path, backed="r")
     except Exception as error:  # h5py and anndata raise many kinds for a damaged file
         raise DataFileError(f"{path}: not a readable .h5ad file ({error}).") from None
-    names = [str(v) for v in adata.var_names]
+    names: list[str] | None = [str(v) for v in adata.var_names]
     lazy = False
     if use_rep not in (None, "X"):
         if use_rep not in adata.obsm:

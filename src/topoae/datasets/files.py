@@ -30,7 +30,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -189,6 +189,15 @@ def _check_path(path: str | os.PathLike) -> Path:
     return path.resolve()
 
 
+class _Fractions(TypedDict):
+    """The split settings, passed on as keywords."""
+
+    test_fraction: float
+    validation_fraction: float
+    max_test: int
+    max_val: int
+
+
 def load_file(
     path: str | os.PathLike,
     *,
@@ -272,7 +281,7 @@ def load_file(
     if given is not None:
         table.labels, table.label_column = given, "<array>"
     n = table.matrix.shape[0]
-    fractions = dict(
+    fractions = _Fractions(
         test_fraction=test_fraction,
         validation_fraction=validation_fraction,
         max_test=max_test,
@@ -463,7 +472,9 @@ def read_rows_like(
         use_rep = source.use_rep if use_rep is None and layer is None else use_rep
         layer = source.layer if use_rep is None and layer is None else layer
     names = column_names(path, fmt, use_rep=use_rep, layer=layer)
-    features = source.features if names is None or source.feature_names is None else None
+    features: Sequence[str | int] | None = (
+        source.features if names is None or source.feature_names is None else None
+    )
     if source.feature_names is not None and names is not None:
         missing = [c for c in source.feature_names if c not in names]
         if missing:

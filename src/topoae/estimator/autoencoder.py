@@ -271,7 +271,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             If the loss becomes NaN or infinite; the message names the epoch and a remedy.
         """
         for stale in ("model_", "_n_features_out"):  # a failed refit must not look fitted
-            vars(self).pop(stale, None)
+            self.__dict__.pop(stale, None)
         params = check_params(self)
         fraction = float(self.validation_fraction)
         min_samples = 4 if fraction > 0 else 2  # two to train on, two to validate on
@@ -289,8 +289,8 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             architecture = "custom"
         elif self.architecture == "auto":
             architecture = "deep" if is_image else "mlp"
-        else:
-            architecture = self.architecture
+        else:  # a name: a module pair is "custom" above
+            architecture = str(self.architecture)
         standardize = (not is_image) if self.standardize == "auto" else bool(self.standardize)
         X_model = self._fit_preprocessing(X, standardize)
         if architecture == "deep":
@@ -344,6 +344,7 @@ class TopologicalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self, params: dict[str, Any], architecture: str, sample_shape: tuple, n_train: int
     ) -> TrainConfig:
         """The run's settings (batch size lowered, with a warning, to fit ``n_train``)."""
+        data_scale: float | None
         if self.data_scale == "image":
             data_scale = image_data_scale(sample_shape)
         else:

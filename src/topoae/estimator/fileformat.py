@@ -61,14 +61,15 @@ def write_estimator(estimator, path: str | os.PathLike) -> Path:
         elif name == "random_state" and not isinstance(value, numbers.Integral | None):
             value = None  # a RandomState's state is not kept; seed_ records the run
         params[name] = to_jsonable(value)
+    fitted = {name: to_jsonable(getattr(estimator, name)) for name in FITTED_META}
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(c) for c in estimator.feature_names_in_]
     meta = {
         "topoae_version": __version__,
         "torch_version": torch.__version__,
         "params": params,
-        "fitted": {name: to_jsonable(getattr(estimator, name)) for name in FITTED_META},
+        "fitted": fitted,
     }
-    if hasattr(estimator, "feature_names_in_"):
-        meta["fitted"]["feature_names_in_"] = [str(c) for c in estimator.feature_names_in_]
     payload = {
         "format": FILE_FORMAT,
         "format_version": FILE_VERSION,

@@ -45,7 +45,7 @@ def custom_pair(architecture) -> tuple[nn.Module, nn.Module] | None:
 
 
 def _is_int(value, low: int) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= low
 
 
 def _is_real(value) -> bool:

@@ -38,6 +38,7 @@ from topoae._lock import MANIFEST, RunFolder, read_manifest, verify_manifest
 from topoae._safe_files import load_checked_torch, read_json, read_npz, save_checked_torch
 from topoae._schema import DictOf, ListOf, StateDictLike, Tensor, problem
 from topoae._version import __version__
+from topoae.core.models import TopologicallyRegularizedAutoencoder
 from topoae.core.training import TrainConfig, build_model
 from topoae.errors import DataFileError
 
@@ -274,7 +275,7 @@ def save_run(
     *,
     meta: dict[str, Any],
     config: TrainConfig,
-    model: torch.nn.Module,
+    model: TopologicallyRegularizedAutoencoder,
     history: list[dict[str, float]],
     latent_test: np.ndarray,
     labels_test: np.ndarray | None,
@@ -356,18 +357,17 @@ def load_run(path: str | Path) -> RunRecord:
             "are missing); point at the --out folder of `topoae train`."
         )
     check_run(path)
-    kinds = dict(advice=ADVICE)
-    config = read_json(path / "config.json", kind="run config", schema=CONFIG_SCHEMA, **kinds)
+    config = read_json(path / "config.json", kind="run config", schema=CONFIG_SCHEMA, advice=ADVICE)
     history = read_json(
-        path / "history.json", kind="run history", expect=list, schema=HISTORY_SCHEMA, **kinds
+        path / "history.json", kind="run history", expect=list, schema=HISTORY_SCHEMA, advice=ADVICE
     )
-    summary = read_json(path / "summary.json", kind="run summary", **kinds)
+    summary = read_json(path / "summary.json", kind="run summary", advice=ADVICE)
     embedding = read_npz(
         path / "embedding_test.npz",
         arrays=EMBEDDING_ARRAYS,
         allow_missing=["labels"],
         kind="test embedding",
-        **kinds,
+        advice=ADVICE,
     )
     snapshots = None
     if (path / "snapshots.npz").exists():
@@ -376,7 +376,7 @@ def load_run(path: str | Path) -> RunRecord:
             arrays=SNAPSHOT_ARRAYS,
             allow_missing=["labels"],
             kind="training snapshots",
-            **kinds,
+            advice=ADVICE,
         )
     latent, labels = embedding["latent"], embedding.get("labels")
     return RunRecord(path, config, history, latent, labels, summary, snapshots)

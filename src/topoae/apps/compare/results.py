@@ -226,6 +226,8 @@ def resume(comparison: Comparison) -> None:
     DataFileError
         Its ``results.json`` is damaged or not a comparison.
     """
+    if comparison.out is None:
+        raise ValueError("resume needs a comparison with an output folder (out)")
     path = comparison.out / "results.json"
     if not path.exists():
         return
@@ -251,6 +253,8 @@ def resume(comparison: Comparison) -> None:
 
 def save_results(comparison: Comparison) -> Path:
     """Write ``comparison.out / "results.json"`` atomically (see the module docstring)."""
+    if comparison.out is None:
+        raise ValueError("save_results needs a comparison with an output folder (out)")
     settings = dict(comparison.settings)
     settings.setdefault("all_methods", settings["methods"])
     settings.setdefault("all_seeds", settings["seeds"])
