@@ -177,7 +177,7 @@ CONFIG_KEYS = {
 #: What a flag is when neither it nor the --config file gives it.
 FLAG_DEFAULTS = {"epochs": 100, "patience": 10, "seed": 0, "match_edges": "symmetric"}
 #: The JSON type each setting must have.
-CONFIG_TYPES = {
+CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "lam": (int, float),
     "learning_rate": (int, float),
     "batch_size": int,

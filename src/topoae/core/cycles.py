@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit, types
@@ -85,6 +86,7 @@ def check_homology_dims(dims: Iterable[int] | str) -> tuple[int, ...]:
     >>> check_homology_dims("1,0")
     (0, 1)
     """
+    parts: list[Any]
     if isinstance(dims, str):
         parts = [part.strip() for part in dims.split(",") if part.strip()]
     else:
@@ -108,11 +110,9 @@ def check_homology_dims(dims: Iterable[int] | str) -> tuple[int, ...]:
 
 def _as_matrix(distances, check: bool) -> np.ndarray:
     """A float64 NumPy copy of a (detached) distance matrix of shape (m, m)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        torch = None
-    if torch is not None and isinstance(distances, torch.Tensor):
+    import torch  # a core dependency, imported only when the input may be a tensor
+
+    if isinstance(distances, torch.Tensor):
         distances = distances.detach().to("cpu").numpy()
     array = np.asarray(distances)
     if array.ndim != 2:

@@ -316,7 +316,9 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
             )
         return loss, components
 
-    def _with_components_term(self, reconstruction, x, z, on_device):
+    def _with_components_term(
+        self, reconstruction: torch.Tensor, x: torch.Tensor, z: torch.Tensor, on_device: bool
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """``MSE + λ · L0 / m`` and its components (the paper's term, three routes)."""
         m = x.shape[0]
         values: Sequence[Any]

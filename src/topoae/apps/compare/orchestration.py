@@ -172,6 +172,7 @@ class _Session:
     def finish(self, figure: bool) -> None:
         """The folder's final results.json, tables and figure."""
         out = self.comparison.out
+        assert out is not None  # finish() runs for a comparison with a folder only
         save_results(self.comparison)
         atomic_write_text(out / "table.md", self.comparison.table_markdown() + "\n")
         atomic_write_text(out / "table.csv", self.comparison.table_csv())
@@ -363,20 +364,22 @@ def _figure(comparison: Comparison, say: Log) -> None:
         return
     from topoae.runs.folder import read_embedding_csv
 
+    out = comparison.out
+    assert out is not None  # the figure is drawn into the comparison's folder
     seed = comparison.settings["seeds"][0]
     panels = {}
     for method in comparison.table_methods:
         record = comparison.record(method, seed)
         if record is None or "embedding" not in record:
             continue
-        latent, labels = read_embedding_csv(comparison.out / record["embedding"])
+        latent, labels = read_embedding_csv(out / record["embedding"])
         panels[METHODS[method]] = (latent[:, :2], labels)
     if not panels:
         return
     try:
         fig = plot_embeddings(
             panels,
-            comparison.out / "figure.png",
+            out / "figure.png",
             title=f"{comparison.settings['dataset']}: test embeddings (seed {seed})",
             muted_label=10 if comparison.settings["dataset"] == "spheres" else None,
         )

@@ -29,6 +29,7 @@ Formulations (``formulation=``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,8 +112,12 @@ class CycleLoss(nn.Module):
     """
 
     def __init__(
-        self, formulation: str = "persistence", *, engine: str = "reduction", check_input=True
-    ):
+        self,
+        formulation: str = "persistence",
+        *,
+        engine: str = "reduction",
+        check_input: bool = True,
+    ) -> None:
         super().__init__()
         if formulation not in CYCLE_FORMULATIONS:
             raise InputError(
@@ -191,7 +196,9 @@ class CycleLoss(nn.Module):
         )
         return (terms.total, terms) if return_components else terms.total
 
-    def _direction(self, found, own, other, with_cascade):
+    def _direction(
+        self, found: Any, own: torch.Tensor, other: torch.Tensor, with_cascade: bool
+    ) -> torch.Tensor:
         """Squared differences over the cycles of the space whose matrix is ``own``."""
         birth, death = found.pairs[:, :2], found.pairs[:, 2:]
         own_b, own_d = _gather(own, birth), _gather(own, death)
