@@ -52,6 +52,38 @@ def _direct_max(A):
     return math.sqrt(best.max())
 
 
+@njit(cache=True, parallel=True)
+def _row_hashes(bits):
+    """A 64-bit hash of each row's bit pattern (equal rows, equal hashes)."""
+    n, d = bits.shape
+    out = np.empty(n, dtype=np.uint64)
+    for i in prange(n):
+        h = np.uint64(1469598103934665603)
+        for c in range(d):
+            h = (h ^ bits[i, c]) * np.uint64(1099511628211)
+            h ^= h >> np.uint64(29)
+        out[i] = h
+    return out
+
+
+def _first_copies(A: np.ndarray) -> np.ndarray | None:
+    """Index of each row's first exact copy, or None when all rows differ.
+
+    Rows are hashed (O(n d), no copy of A); only rows sharing a hash are compared exactly.
+    """
+    hashes = _row_hashes((A + 0.0).view(np.uint64))  # + 0.0: -0.0 and 0.0 are equal rows
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    shared = np.flatnonzero(counts[inverse] > 1)
+    if len(shared) == 0:
+        return None
+    _, first, groups = np.unique(A[shared], axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(shared):
+        return None
+    rep = np.arange(len(A))
+    rep[shared] = shared[first[groups.reshape(-1)]]
+    return rep
+
+
 class _Space:
     """Rows of one space's distance matrix, computed on demand a block at a time."""
 
@@ -64,9 +96,7 @@ class _Space:
             self.sq = np.einsum("ij,ij->i", A, A)
             # The Gram trick may give duplicate points slightly different distances; map
             # every point to its first copy so that copies tie exactly (and sit at 0).
-            _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
-            if len(first) < self.n:
-                self.rep = first[inverse.reshape(-1)]
+            self.rep = _first_copies(A)
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Distances of points start..stop to all points, shape (stop - start, n), float64."""
@@ -123,11 +153,14 @@ def _gram_max(space: _Space, block_rows: int | None) -> float:
     recomputed in float64 (half the cost of a float64 pass).
     """
     A = space.A
-    centred = A - A.mean(axis=0)
-    scale = float(np.abs(centred).max())
+    mean = A.mean(axis=0)
+    chunks = [(s, min(s + 4096, space.n)) for s in range(0, space.n, 4096)]
+    scale = max(float(np.abs(A[s:e] - mean).max()) for s, e in chunks)
     if scale == 0.0:
         return 0.0
-    c32 = (centred / scale).astype(np.float32)
+    c32 = np.empty(A.shape, dtype=np.float32)  # centred and rescaled: no float32 overflow
+    for s, e in chunks:
+        c32[s:e] = (A[s:e] - mean) / scale
     sq = np.einsum("ij,ij->i", c32.astype(np.float64), c32.astype(np.float64))
     d = A.shape[1]
     # |fl(a.b) - a.b| <= gamma_d |a||b| <= gamma_d R^2, twice for the two products, with
