@@ -238,3 +238,13 @@ def test_duplicate_points_follow_the_stable_order():
     curves = metrics.coranking_curves(X3, Z3)
     np.testing.assert_allclose(curves["q_nx"], ref["q_nx"], atol=1e-12)
     assert metrics.q_nx(X3, Z3, k=2) == 1.0  # both copies in both spaces
+
+
+def test_rows_differing_only_by_the_sign_of_zero_are_duplicates():
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(40, 20))  # Gram path: duplicates found by hashing rows
+    X[1] = X[0]
+    X[0, 3], X[1, 3] = 0.0, -0.0
+    Z = rng.normal(size=(40, 2))
+    ref = ref_coranking(X, Z)
+    np.testing.assert_allclose(metrics.coranking_curves(X, Z)["q_nx"], ref["q_nx"], atol=1e-12)

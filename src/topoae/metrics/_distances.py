@@ -54,13 +54,17 @@ def _direct_max(A):
 
 @njit(cache=True, parallel=True)
 def _row_hashes(bits):
-    """A 64-bit hash of each row's bit pattern (equal rows, equal hashes)."""
+    """A 64-bit hash of each row's float64 bit patterns (equal rows, equal hashes)."""
     n, d = bits.shape
     out = np.empty(n, dtype=np.uint64)
+    negative_zero = np.uint64(1) << np.uint64(63)
     for i in prange(n):
         h = np.uint64(1469598103934665603)
         for c in range(d):
-            h = (h ^ bits[i, c]) * np.uint64(1099511628211)
+            b = bits[i, c]
+            if b == negative_zero:  # -0.0 equals 0.0
+                b = np.uint64(0)
+            h = (h ^ b) * np.uint64(1099511628211)
             h ^= h >> np.uint64(29)
         out[i] = h
     return out
@@ -71,12 +75,15 @@ def _first_copies(A: np.ndarray) -> np.ndarray | None:
 
     Rows are hashed (O(n d), no copy of A); only rows sharing a hash are compared exactly.
     """
-    hashes = _row_hashes((A + 0.0).view(np.uint64))  # + 0.0: -0.0 and 0.0 are equal rows
-    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(
+        _row_hashes(A.view(np.uint64)), return_inverse=True, return_counts=True
+    )
     shared = np.flatnonzero(counts[inverse] > 1)
     if len(shared) == 0:
         return None
-    _, first, groups = np.unique(A[shared], axis=0, return_index=True, return_inverse=True)
+    _, first, groups = np.unique(
+        A[shared] + 0.0, axis=0, return_index=True, return_inverse=True
+    )  # + 0.0: -0.0 and 0.0 compare as the same row
     if len(first) == len(shared):
         return None
     rep = np.arange(len(A))
@@ -196,11 +203,26 @@ def _max_distance(space: _Space, block_rows: int | None = None) -> float:
 def _extreme_points(A: np.ndarray, count: int, random_state: int | None) -> np.ndarray:
     """Points likely to end a diameter: farthest from the centroid, and the two ends of
     ``count // 4`` random directions (a diameter's ends are extreme along its own)."""
-    centred_sq = np.einsum("ij,ij->i", A, A) - 2.0 * A @ A.mean(axis=0)
-    far = np.argpartition(-centred_sq, min(count // 2, len(A) - 1))[: count // 2]
-    rng = np.random.default_rng(random_state)
-    proj = A @ rng.normal(size=(A.shape[1], max(1, count // 4)))
-    return np.unique(np.concatenate([far, proj.argmax(axis=0), proj.argmin(axis=0)]))
+    mean = A.mean(axis=0)
+    directions = np.random.default_rng(random_state).normal(size=(A.shape[1], max(1, count // 4)))
+    radius = np.empty(len(A))
+    lo_val = np.full(directions.shape[1], np.inf)
+    hi_val = np.full(directions.shape[1], -np.inf)
+    lo_idx = np.zeros(directions.shape[1], dtype=np.int64)
+    hi_idx = np.zeros(directions.shape[1], dtype=np.int64)
+    for s in range(0, len(A), 65536):  # chunks: no (n, count) array at once
+        chunk = A[s : s + 65536]
+        radius[s : s + len(chunk)] = np.einsum("ij,ij->i", chunk - mean, chunk - mean)
+        proj = chunk @ directions
+        for vals, idx, pick, better in (
+            (lo_val, lo_idx, proj.argmin(axis=0), np.less),
+            (hi_val, hi_idx, proj.argmax(axis=0), np.greater),
+        ):
+            found = proj[pick, np.arange(proj.shape[1])]
+            take = better(found, vals)
+            vals[take], idx[take] = found[take], pick[take] + s
+    far = np.argpartition(-radius, min(count // 2, len(A) - 1))[: count // 2]
+    return np.unique(np.concatenate([far, lo_idx, hi_idx]))
 
 
 def _max_distance_seen(
