@@ -11,6 +11,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from topoae import metrics
+from topoae.errors import InputError
 
 # --------------------------------------------------------------------------- references
 
@@ -292,7 +293,6 @@ def test_diagram_distances():
         (np.zeros((10, 3)), np.zeros((9, 2)), {}, "same points"),
         (np.full((10, 3), np.nan), np.zeros((10, 2)), {}, "NaN or inf"),
         (np.zeros((10, 3)), np.zeros(10), {}, "reshape"),
-        (np.ones((10, 3)), np.ones((10, 2)), {"ks": [7]}, "too large"),
         (np.ones((10, 3)), np.ones((10, 2)), {"ks": [0]}, ">= 1"),
         (np.ones((10, 3)), np.ones((10, 2)), {"ks": []}, "empty"),
         (np.ones((10, 3)), np.ones((10, 2)), {"ks": [2], "sigmas": [-1]}, "positive"),
@@ -301,14 +301,21 @@ def test_diagram_distances():
 )
 def test_bad_input_raises_clear_errors(X, Z, kwargs, message):
     kwargs = {"ks": [2], **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         metrics.evaluate(X, Z, **kwargs)
 
 
-def test_default_ks_need_enough_points():
+def test_default_ks_are_adapted_to_few_points_with_a_warning():
     X, Z = _random(100, 3)
-    with pytest.raises(ValueError, match="k = 200 is too large for n = 100"):
-        metrics.evaluate(X, Z)
+    with pytest.warns(UserWarning, match="allow k <= 66"):
+        result = metrics.evaluate(X, Z, extra=False)
+    assert result["ks"] == [10, 20, 30, 40, 50, 60]
+    assert result["trustworthiness_per_k"] == pytest.approx(
+        metrics.trustworthiness(X, Z, k=result["ks"]).tolist(), rel=1e-12
+    )
+    # A single measure asked for an impossible k says so instead.
+    with pytest.raises(InputError, match="k = 200 is too large for n = 100"):
+        metrics.trustworthiness(X, Z, k=200)
 
 
 def test_coinciding_points_give_clear_kl_error():

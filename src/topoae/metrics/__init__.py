@@ -44,30 +44,53 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
+from topoae.metrics import _reduce
 from topoae.metrics._checks import (
     DEFAULT_KS,
     DEFAULT_SIGMAS,
     _as_2d_float,
     _check_ks,
+    _check_labels,
     _check_pair,
     _check_sigmas,
     usable_ks,
 )
-from topoae.metrics._passes import _kl_pass, _max_distance, _rank_pass, _Space
+from topoae.metrics._coranking import _full_pass
+from topoae.metrics._distances import _max_distance, _Space
+from topoae.metrics._evaluate import (
+    DEFAULT_KNN_K,
+    DEFAULT_MAX_EXACT,
+    DEFAULT_SAMPLE_SIZE,
+    evaluate,
+)
+from topoae.metrics._passes import _kl_pass, _rank_pass
+from topoae.metrics._spearman import MAX_EXACT_PAIRS, SAMPLE_PAIRS, spearman
 from topoae.metrics.diagrams import diagram_distances, wasserstein_distance
 
 __all__ = [
+    "DEFAULT_KNN_K",
     "DEFAULT_KS",
+    "DEFAULT_MAX_EXACT",
+    "DEFAULT_SAMPLE_SIZE",
     "DEFAULT_SIGMAS",
     "METRICS",
+    "auc_r_nx",
     "continuity",
+    "coranking_curves",
     "diagram_distances",
     "distance_correlation",
     "distance_rmse",
     "evaluate",
     "kl_divergence",
+    "knn_accuracy",
+    "lcmc",
     "mrre",
+    "neighbourhood_preservation",
+    "q_nx",
+    "r_nx",
     "reconstruction_mse",
+    "spearman_correlation",
     "stress",
     "triplet_accuracy",
     "trustworthiness",
@@ -78,6 +101,20 @@ __all__ = [
 
 def _per_k(values: np.ndarray, k: int | Iterable[int]) -> float | np.ndarray:
     return float(values[0]) if np.isscalar(k) else values
+
+
+def _top_k(X, Z, k) -> dict[str, np.ndarray]:
+    """Per-k rank measures of all points through the top-k pass (no full rankings)."""
+    X, Z = _check_pair(X, Z)
+    n = X.shape[0]
+    ks = _check_ks(k, n)
+    return _reduce.neighbourhood_measures(_rank_pass(_Space(X), _Space(Z), ks), n, ks)
+
+
+def _pairs(X, Z) -> dict[str, float]:
+    X, Z = _check_pair(X, Z)
+    per_row = _rank_pass(_Space(X), _Space(Z), np.array([1]))
+    return _reduce.pair_values(per_row.pair, X.shape[0])
 
 
 # --------------------------------------------------------------------------- public measures
@@ -100,9 +137,7 @@ def trustworthiness(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
     float, or ndarray of shape (len(k),) for a sequence of k
         ``1 - 2 / (n k (2n - 3k - 1)) Σ_i Σ_{j ∈ N^Z_k(i) \\ N^X_k(i)} (r^X(i, j) - k)``.
     """
-    X, Z = _check_pair(X, Z)
-    ks = _check_ks(k, X.shape[0])
-    return _per_k(_rank_pass(X, Z, ks).trustworthiness, k)
+    return _per_k(_top_k(X, Z, k)["trustworthiness"], k)
 
 
 def continuity(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
@@ -111,9 +146,7 @@ def continuity(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
     Trustworthiness with X and Z swapped; parameters and returns as in
     :func:`trustworthiness`.
     """
-    X, Z = _check_pair(X, Z)
-    ks = _check_ks(k, X.shape[0])
-    return _per_k(_rank_pass(X, Z, ks).continuity, k)
+    return _per_k(_top_k(X, Z, k)["continuity"], k)
 
 
 def mrre(X, Z, *, k: int | Sequence[int]) -> tuple[Any, Any]:
@@ -130,10 +163,8 @@ def mrre(X, Z, *, k: int | Sequence[int]) -> tuple[Any, Any]:
         ``(1/C) Σ_i Σ_{j ∈ N^Z_k(i)} |r^X - r^Z| / r^Z`` and the same over ``N^X_k(i)``
         divided by ``r^X``, with ``C = n Σ_{j=1..k} |2j - n - 1| / j``.
     """
-    X, Z = _check_pair(X, Z)
-    ks = _check_ks(k, X.shape[0])
-    result = _rank_pass(X, Z, ks)
-    return _per_k(result.mrre_zx, k), _per_k(result.mrre_xz, k)
+    result = _top_k(X, Z, k)
+    return _per_k(result["mrre_zx"], k), _per_k(result["mrre_xz"], k)
 
 
 def kl_divergence(X, Z, *, sigma: float | Sequence[float]) -> float | np.ndarray:
@@ -153,8 +184,9 @@ def kl_divergence(X, Z, *, sigma: float | Sequence[float]) -> float | np.ndarray
     """
     X, Z = _check_pair(X, Z)
     sigmas = _check_sigmas(sigma)
-    max_x, max_z = _max_distance(_Space(X)), _max_distance(_Space(Z))
-    values = _kl_pass(X, Z, sigmas, max_x, max_z)
+    space_x, space_z = _Space(X), _Space(Z)
+    dens = _kl_pass(space_x, space_z, sigmas, _max_distance(space_x), _max_distance(space_z))
+    values, _ = _reduce.kl_values(dens, X.shape[0])
     return float(values[0]) if np.isscalar(sigma) else values
 
 
@@ -163,8 +195,7 @@ def distance_rmse(X, Z) -> float:
 
     Scale-dependent: an embedding at another scale than the data scores badly.
     """
-    X, Z = _check_pair(X, Z)
-    return _rank_pass(X, Z, np.array([1])).rmse
+    return _pairs(X, Z)["rmse"]
 
 
 def stress(X, Z, *, optimal_scale: bool = True) -> float:
@@ -174,14 +205,18 @@ def stress(X, Z, *, optimal_scale: bool = True) -> float:
     ``Σ d^X d^Z / Σ (d^Z)²`` when ``optimal_scale`` (so an embedding's arbitrary scale does
     not count), else ``α = 1`` (Kruskal's stress-1 on raw distances).
     """
+    if optimal_scale:
+        return _pairs(X, Z)["stress"]
     X, Z = _check_pair(X, Z)
-    return _rank_pass(X, Z, np.array([1])).stress(optimal_scale)
+    sums = _rank_pass(_Space(X), _Space(Z), np.array([1])).pair.sum(axis=0)
+    if sums[1] == 0:
+        raise InputError("All points of X coincide; stress is undefined.")
+    return float(np.sqrt(sums[0] / sums[1]))
 
 
 def distance_correlation(X, Z) -> float:
     """Pearson correlation of the pairwise distances of X and Z over all pairs (1 best)."""
-    X, Z = _check_pair(X, Z)
-    return _rank_pass(X, Z, np.array([1])).correlation
+    return _pairs(X, Z)["distance_correlation"]
 
 
 def triplet_accuracy(X, Z, *, n_triplets: int = 10_000, random_state: int | None = 0) -> float:
@@ -202,9 +237,9 @@ def triplet_accuracy(X, Z, *, n_triplets: int = 10_000, random_state: int | None
     X, Z = _check_pair(X, Z)
     n = X.shape[0]
     if n < 3:
-        raise ValueError(f"triplet_accuracy needs at least 3 points, got {n}.")
+        raise InputError(f"triplet_accuracy needs at least 3 points, got {n}.")
     if n_triplets < 1:
-        raise ValueError(f"n_triplets must be >= 1, got {n_triplets}.")
+        raise InputError(f"n_triplets must be >= 1, got {n_triplets}.")
     rng = np.random.default_rng(random_state)
     i = rng.integers(0, n, n_triplets)
     j = (i + rng.integers(1, n, n_triplets)) % n
@@ -233,102 +268,122 @@ def reconstruction_mse(X, X_hat) -> float:
     X = _as_2d_float(X, "X")
     X_hat = _as_2d_float(X_hat, "X_hat")
     if X.shape != X_hat.shape:
-        raise ValueError(
+        raise InputError(
             f"X and X_hat must have the same shape after flattening: {X.shape} vs {X_hat.shape}."
         )
     return float(np.mean((X - X_hat) ** 2))
 
 
-# --------------------------------------------------------------------------- evaluate
+# --------------------------------------------------------------------------- co-ranking family
 
 
-def _sigma_key(sigma: float) -> str:
-    return f"kl_{sigma:g}"
+def q_nx(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
+    """Q_NX(k): mean share of the k nearest neighbours kept (1 best, k/(n-1) random).
+
+    ``Q_NX(k) = (1 / (k n)) Σ_i |N^X_k(i) ∩ N^Z_k(i)|`` (Lee & Verleysen's co-ranking
+    measure; parameters and returns as in :func:`trustworthiness`, ``k <= (2n - 2) / 3``;
+    :func:`coranking_curves` gives every k).
+    """
+    return _per_k(_top_k(X, Z, k)["q_nx"], k)
 
 
-def evaluate(
-    X,
-    Z,
-    *,
-    ks: Iterable[int] = DEFAULT_KS,
-    sigmas: Iterable[float] = DEFAULT_SIGMAS,
-    X_hat=None,
-    extra: bool = True,
-    diagrams: bool = False,
-    n_triplets: int = 10_000,
-    n_subsample: int | None = 1000,
-    random_state: int | None = 0,
-    block_rows: int | None = None,
-) -> dict[str, Any]:
-    """All quality measures of an embedding, in two chunked passes over the distances.
+def neighbourhood_preservation(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
+    """Mean ``|N^X_k(i) ∩ N^Z_k(i)| / k`` over points (1 best): the same number as Q_NX(k)."""
+    return q_nx(X, Z, k=k)
 
-    Parameters
-    ----------
-    X : array-like of shape (n, d) or (n, C, H, W)
-        Test inputs (flattened), any numeric dtype.
-    Z : array-like of shape (n, q)
-        Their embedding.
-    ks : iterable of int
-        Neighbourhood sizes (default 10, 20, …, 200); each must be <= (2n - 2) / 3.
-    sigmas : iterable of float
-        KL bandwidths (default 0.01, 0.1, 1).
-    X_hat : array-like, optional
-        Reconstructions of X; adds ``data_mse``.
-    extra : bool
-        Add ``stress``, ``distance_correlation`` (both free from the same pass) and
-        ``triplet_accuracy``.
-    diagrams : bool
-        Add the diagram distances of :func:`diagram_distances` (H0 and H1 on
-        ``n_subsample`` points; seconds to minutes, needs the ``tda`` extra).
-    n_triplets, n_subsample, random_state
-        Passed to :func:`triplet_accuracy` and :func:`diagram_distances`.
-    block_rows : int, optional
-        Rows per block of distances (default: about 32 MB per block).
+
+def lcmc(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
+    """Local continuity meta-criterion ``LCMC(k) = Q_NX(k) - k / (n - 1)`` (higher better).
+
+    Q_NX minus its value for a random embedding; at most ``1 - k / (n - 1)``.
+    """
+    return _per_k(_top_k(X, Z, k)["lcmc"], k)
+
+
+def r_nx(X, Z, *, k: int | Sequence[int]) -> float | np.ndarray:
+    """Rescaled ``R_NX(k) = ((n - 1) Q_NX(k) - k) / (n - 1 - k)`` (1 best, 0 random)."""
+    return _per_k(_top_k(X, Z, k)["r_nx"], k)
+
+
+def coranking_curves(X, Z, *, block_rows: int | None = None) -> dict[str, np.ndarray]:
+    """Q_NX, LCMC and R_NX at every K = 1…n-2, from one full-rank pass.
 
     Returns
     -------
     dict
-        The paper's table values (means over ``ks``): ``kl_0.01``, ``kl_0.1``, ``kl_1``
-        (one ``kl_<σ:g>`` per sigma), ``mrre`` (mean over both directions and all k),
-        ``continuity``, ``trustworthiness``, ``rmse``; the directions ``mrre_zx``,
-        ``mrre_xz``; per-k lists aligned with ``ks``: ``trustworthiness_per_k``,
-        ``continuity_per_k``, ``mrre_zx_per_k``, ``mrre_xz_per_k``, and ``ks`` itself;
-        optionally ``data_mse``, ``stress``, ``distance_correlation``,
-        ``triplet_accuracy``, ``wasserstein_h0``, ``bottleneck_h0``, ``wasserstein_h1``,
-        ``bottleneck_h1``. All values are plain Python floats / lists (JSON-ready).
+        ``K`` (n - 2,) int, ``q_nx``, ``lcmc``, ``r_nx`` (n - 2,) float, and ``auc_r_nx``
+        (float, see :func:`auc_r_nx`).
     """
     X, Z = _check_pair(X, Z)
-    ks_arr = _check_ks(list(ks), X.shape[0])
-    sigma_arr = _check_sigmas(list(sigmas))
-    ranks = _rank_pass(X, Z, ks_arr, block_rows, cache=True)
-    kl = _kl_pass(X, Z, sigma_arr, ranks.max_x, ranks.max_z, block_rows, ranks.caches)
-    ranks.caches = [None, None]
-    result: dict[str, Any] = {_sigma_key(s): float(v) for s, v in zip(sigma_arr, kl, strict=True)}
-    result.update(
-        mrre=float((ranks.mrre_zx.mean() + ranks.mrre_xz.mean()) / 2.0),
-        continuity=float(ranks.continuity.mean()),
-        trustworthiness=float(ranks.trustworthiness.mean()),
-        rmse=ranks.rmse,
-        mrre_zx=float(ranks.mrre_zx.mean()),
-        mrre_xz=float(ranks.mrre_xz.mean()),
-        ks=[int(k) for k in ks_arr],
-        trustworthiness_per_k=ranks.trustworthiness.tolist(),
-        continuity_per_k=ranks.continuity.tolist(),
-        mrre_zx_per_k=ranks.mrre_zx.tolist(),
-        mrre_xz_per_k=ranks.mrre_xz.tolist(),
+    n = X.shape[0]
+    if n < 4:
+        raise InputError(f"The co-ranking curves need at least 4 points, got {n}.")
+    per_row = _full_pass(_Space(X), _Space(Z), np.array([1]), block_rows=block_rows)
+    q, auc = _reduce.auc_from_hist(per_row.hist)
+    K = np.arange(1, n - 1)
+    q = q[: n - 2]
+    return {
+        "K": K,
+        "q_nx": q,
+        "lcmc": q - K / (n - 1.0),
+        "r_nx": ((n - 1.0) * q - K) / (n - 1.0 - K),
+        "auc_r_nx": auc,
+    }
+
+
+def auc_r_nx(X, Z) -> float:
+    """Area under the R_NX curve with log-scaled K (1 best, 0 random).
+
+    ``AUC = Σ_{K=1..n-2} R_NX(K) / K  /  Σ_{K=1..n-2} 1 / K`` (Lee & Verleysen): every
+    scale counts, small neighbourhoods most. Needs every point's full rankings (one sort
+    of each distance row), the costliest measure here.
+    """
+    return float(coranking_curves(X, Z)["auc_r_nx"])
+
+
+def knn_accuracy(Z, labels, *, k: int = DEFAULT_KNN_K) -> float:
+    """Leave-one-out k-nearest-neighbour classification accuracy in the embedding (1 best).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n, q)
+        Embedding.
+    labels : array-like of shape (n,)
+        Class of each point (any type ``np.unique`` sorts).
+    k : int
+        Neighbours voting (default 5). Each point is classified by the majority label of its
+        k nearest other points in Z (stable order on ties of distance); a tie between labels
+        goes to the smallest label, as in scikit-learn.
+    """
+    Z = _as_2d_float(Z, "Z")
+    n = Z.shape[0]
+    labels = _check_labels(labels, n)
+    if not 1 <= int(k) <= n - 1:
+        raise InputError(f"k must be between 1 and n - 1 = {n - 1}, got {k}.")
+    space = _Space(Z)
+    per_row = _rank_pass(space, space, np.array([int(k)]), n_top=int(k))
+    return float(np.mean(_reduce.knn_correct(per_row.top, per_row.rows, labels, int(k))))
+
+
+def spearman_correlation(
+    X,
+    Z,
+    *,
+    max_pairs: int = MAX_EXACT_PAIRS,
+    n_pairs: int = SAMPLE_PAIRS,
+    random_state: int | None = 0,
+) -> tuple[float, float, bool]:
+    """Spearman rank correlation of the pairwise distances of X and Z (1 best).
+
+    Exact (average ranks for ties) when n (n - 1) / 2 <= ``max_pairs`` (default 5·10⁶,
+    n <= 3,162); beyond, from ``n_pairs`` (default 10⁶) pairs drawn with ``random_state``.
+    Returns ``(rho, ci95, estimated)``: the value, its 95 % half-width (0 when exact) and
+    whether it was estimated.
+    """
+    X, Z = _check_pair(X, Z)
+    return spearman(
+        _Space(X), _Space(Z), max_pairs=max_pairs, n_pairs=n_pairs, random_state=random_state
     )
-    if X_hat is not None:
-        result["data_mse"] = reconstruction_mse(X, X_hat)
-    if extra:
-        result["stress"] = ranks.stress(True)
-        result["distance_correlation"] = ranks.correlation
-        if X.shape[0] >= 3:
-            result["triplet_accuracy"] = triplet_accuracy(
-                X, Z, n_triplets=n_triplets, random_state=random_state
-            )
-    if diagrams:
-        result.update(diagram_distances(X, Z, n_subsample=n_subsample, random_state=random_state))
-    return result
 
 
 #: Name -> measure. Neighbourhood measures take ``k``, KL takes ``sigma``.
@@ -341,6 +396,14 @@ METRICS: dict[str, Callable[..., Any]] = {
     "stress": stress,
     "distance_correlation": distance_correlation,
     "triplet_accuracy": triplet_accuracy,
+    "q_nx": q_nx,
+    "lcmc": lcmc,
+    "r_nx": r_nx,
+    "auc_r_nx": auc_r_nx,
+    "coranking_curves": coranking_curves,
+    "neighbourhood_preservation": neighbourhood_preservation,
+    "knn_accuracy": knn_accuracy,
+    "spearman_correlation": spearman_correlation,
     "diagram_distances": diagram_distances,
     "reconstruction_mse": reconstruction_mse,
 }

@@ -1,84 +1,21 @@
-"""The two chunked passes over pairwise distances behind the neighbourhood and density measures.
+"""The top-k pass: per-row neighbourhood sums from each row's ``k_max`` nearest points.
 
 Compiled kernels select each row's nearest points in exact ``(distance, index)`` order, rank
-them in the other space, and accumulate trustworthiness, continuity, MRRE and the KL
-densities block by block (see the package docstring for why).
+them in the other space, and return per row the sums behind trustworthiness, continuity,
+MRRE and Q_NX at every k, the pairwise-distance moments, the k nearest points in Z (for
+kNN accuracy) and, when asked, the KL densities. Rows are any subset of the points, so the
+same pass serves the exact measures (all rows) and the estimated ones (a sample of rows).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 from numba import njit, prange
 
-# Inputs of at most this many columns get exact pairwise differences; wider ones the
-# Gram trick (BLAS), whose rounding is harmless for ranks of distinct distances and
-# whose ties between duplicate points are repaired explicitly (see _Space).
-_DIRECT_MAX_DIM = 16
-# Rows per block: a block holds a few (rows × n) float64 arrays.
-_TARGET_BLOCK_BYTES = 32 * 2**20
-# Largest float32 distance cache kept between the rank and the KL pass (saves
-# recomputing the Gram rows; n = 10,000 needs 400 MB).
-_CACHE_BYTES = 1024 * 2**20
-
-
-@njit(cache=True, parallel=True)
-def _direct_rows(A, start, stop, out):
-    """Exact Euclidean distances of rows start..stop of A to all rows (no cancellation)."""
-    n, d = A.shape
-    for r in prange(stop - start):
-        i = start + r
-        for j in range(n):
-            s = 0.0
-            for c in range(d):
-                t = A[i, c] - A[j, c]
-                s += t * t
-            out[r, j] = math.sqrt(s)
-
-
-class _Space:
-    """Rows of one space's distance matrix, computed on demand a block at a time."""
-
-    def __init__(self, A: np.ndarray):
-        self.A = A
-        self.n = A.shape[0]
-        self.direct = A.shape[1] <= _DIRECT_MAX_DIM
-        self.rep = None
-        if not self.direct:
-            self.sq = np.einsum("ij,ij->i", A, A)
-            # The Gram trick may give duplicate points slightly different distances; map
-            # every point to its first copy so that copies tie exactly (and sit at 0).
-            _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
-            if len(first) < self.n:
-                self.rep = first[inverse.reshape(-1)]
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        """Distances of points start..stop to all points, shape (stop - start, n), float64."""
-        if self.direct:
-            out = np.empty((stop - start, self.n))
-            _direct_rows(self.A, start, stop, out)
-            return out
-        g = self.A[start:stop] @ self.A.T
-        g *= -2.0
-        g += self.sq[start:stop, None]
-        g += self.sq[None, :]
-        np.maximum(g, 0.0, out=g)
-        np.sqrt(g, out=g)
-        if self.rep is not None:
-            g = g[:, self.rep]
-            g[self.rep[start:stop, None] == self.rep[None, :]] = 0.0
-        else:
-            g[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        return g
-
-
-def _blocks(n: int, block_rows: int | None) -> list[tuple[int, int]]:
-    if block_rows is None:
-        block_rows = max(8, min(1024, _TARGET_BLOCK_BYTES // (8 * max(n, 1))))
-    return [(s, min(s + block_rows, n)) for s in range(0, n, block_rows)]
-
+from topoae.errors import InputError
+from topoae.metrics._distances import _blocks, _Space
 
 # --------------------------------------------------------------------------- rank kernels
 
@@ -206,79 +143,6 @@ def _ranks_of(row, self_idx, queries, out):
 
 
 @njit(cache=True)
-def _row_stats(xrow, zrow, i, ks, kmax, sums, pair):
-    """Neighbourhood sums and pairwise-distance moments of row i (see _rank_block).
-
-    Kept out of the parallel loop's body so that its work arrays are private to the
-    row (numba may hoist allocations out of a prange body and share them).
-    """
-    n = xrow.shape[0]
-    top_x = np.empty(kmax, dtype=np.int64)
-    top_z = np.empty(kmax, dtype=np.int64)
-    _nearest(xrow, i, kmax, top_x)
-    _nearest(zrow, i, kmax, top_z)
-    rz_of_x = np.empty(kmax, dtype=np.int64)
-    rx_of_z = np.empty(kmax, dtype=np.int64)
-    _ranks_of(zrow, i, top_x, rz_of_x)
-    _ranks_of(xrow, i, top_z, rx_of_z)
-    for t in range(ks.shape[0]):
-        k = ks[t]
-        trust = 0.0
-        cont = 0.0
-        m_zx = 0.0
-        m_xz = 0.0
-        for p in range(k):
-            own = p + 1
-            rx = rx_of_z[p]
-            rz = rz_of_x[p]
-            if rx > k:
-                trust += rx - k
-            if rz > k:
-                cont += rz - k
-            m_zx += abs(rx - own) / own
-            m_xz += abs(rz - own) / own
-        sums[t, 0] = trust
-        sums[t, 1] = cont
-        sums[t, 2] = m_zx
-        sums[t, 3] = m_xz
-    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
-    mx = 0.0
-    mz = 0.0
-    for j in range(n):
-        if j == i:
-            continue
-        a = xrow[j]
-        b = zrow[j]
-        s0 += (a - b) * (a - b)
-        s1 += a * a
-        s2 += b * b
-        s3 += a * b
-        s4 += a
-        s5 += b
-        mx = max(mx, a)
-        mz = max(mz, b)
-    pair[0] = s0
-    pair[1] = s1
-    pair[2] = s2
-    pair[3] = s3
-    pair[4] = s4
-    pair[5] = s5
-    pair[6] = mx
-    pair[7] = mz
-
-
-@njit(cache=True, parallel=True)
-def _rank_block(dx, dz, start, ks, kmax, sums, pair):
-    """Per-row neighbourhood sums and pairwise-distance moments for one block of rows.
-
-    sums[r, t, :] = (trust penalty, continuity penalty, MRRE Z→X, MRRE X→Z) at ks[t];
-    pair[r, :] = (Σ(dx-dz)², Σdx², Σdz², Σdx·dz, Σdx, Σdz, max dx, max dz) over j != i.
-    """
-    for r in prange(dx.shape[0]):
-        _row_stats(dx[r], dz[r], start + r, ks, kmax, sums[r], pair[r])
-
-
-@njit(cache=True)
 def _density_row(row, scale, sigmas, powers, out):
     """out[s] = Σ_j exp(-(row[j] / scale)² / sigmas[s]) (self term included).
 
@@ -329,131 +193,194 @@ def _sigma_powers(sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return ordered, powers, order
 
 
-# --------------------------------------------------------------------------- passes
+@njit(cache=True)
+def _k_sums(rx_of_z, rz_of_x, ks, sums):
+    """Neighbourhood sums of one row at every k, from its nearest points' ranks.
+
+    ``rx_of_z[p]`` is the X rank of the row's (p+1)-th nearest point in Z, ``rz_of_x[p]``
+    the Z rank of its (p+1)-th nearest in X. sums[t, :] = (trust penalty, continuity
+    penalty, MRRE Z→X, MRRE X→Z, |N^X_k ∩ N^Z_k|) at ks[t].
+    """
+    for t in range(ks.shape[0]):
+        k = ks[t]
+        trust = 0.0
+        cont = 0.0
+        m_zx = 0.0
+        m_xz = 0.0
+        overlap = 0.0
+        for p in range(k):
+            own = p + 1
+            rx = rx_of_z[p]
+            rz = rz_of_x[p]
+            if rx > k:
+                trust += rx - k
+            if rz > k:
+                cont += rz - k
+            else:
+                overlap += 1.0
+            m_zx += abs(rx - own) / own
+            m_xz += abs(rz - own) / own
+        sums[t, 0] = trust
+        sums[t, 1] = cont
+        sums[t, 2] = m_zx
+        sums[t, 3] = m_xz
+        sums[t, 4] = overlap
 
 
-class _RankResult:
-    """Sums of the rank pass: per-k measures and pairwise-distance moments."""
+@njit(cache=True)
+def _pair_moments(xrow, zrow, i, pair):
+    """pair = (Σ(dx-dz)², Σdx², Σdz², Σdx·dz, Σdx, Σdz, max dx, max dz) over j != i."""
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+    mx = 0.0
+    mz = 0.0
+    for j in range(xrow.shape[0]):
+        if j == i:
+            continue
+        a = xrow[j]
+        b = zrow[j]
+        s0 += (a - b) * (a - b)
+        s1 += a * a
+        s2 += b * b
+        s3 += a * b
+        s4 += a
+        s5 += b
+        mx = max(mx, a)
+        mz = max(mz, b)
+    pair[0] = s0
+    pair[1] = s1
+    pair[2] = s2
+    pair[3] = s3
+    pair[4] = s4
+    pair[5] = s5
+    pair[6] = mx
+    pair[7] = mz
 
-    def __init__(self, n: int, ks: np.ndarray, sums: np.ndarray, pair: np.ndarray):
-        self.n = n
-        self.ks = ks
-        k = ks.astype(np.float64)
-        trust_norm = 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
-        self.trustworthiness = 1.0 - trust_norm * sums[:, 0]
-        self.continuity = 1.0 - trust_norm * sums[:, 1]
-        c = np.array(
-            [
-                n * np.sum(np.abs(2.0 * np.arange(1, kk + 1) - n - 1) / np.arange(1, kk + 1))
-                for kk in ks
-            ]
+
+@njit(cache=True)
+def _row_stats(xrow, zrow, i, ks, kmax, sums, pair, top, scales, sigmas, powers, dens):
+    """All per-row quantities of row i (see _rank_block).
+
+    Kept out of the parallel loop's body so that its work arrays are private to the
+    row (numba may hoist allocations out of a prange body and share them).
+    """
+    top_x = np.empty(kmax, dtype=np.int64)
+    top_z = np.empty(kmax, dtype=np.int64)
+    _nearest(xrow, i, kmax, top_x)
+    _nearest(zrow, i, kmax, top_z)
+    rz_of_x = np.empty(kmax, dtype=np.int64)
+    rx_of_z = np.empty(kmax, dtype=np.int64)
+    _ranks_of(zrow, i, top_x, rz_of_x)
+    _ranks_of(xrow, i, top_z, rx_of_z)
+    _k_sums(rx_of_z, rz_of_x, ks, sums)
+    for p in range(top.shape[0]):
+        top[p] = top_z[p]
+    _pair_moments(xrow, zrow, i, pair)
+    if sigmas.shape[0] > 0:
+        _density_row(xrow, scales[0], sigmas, powers, dens[0])
+        _density_row(zrow, scales[1], sigmas, powers, dens[1])
+
+
+@njit(cache=True, parallel=True)
+def _rank_block(dx, dz, idx, ks, kmax, sums, pair, top, scales, sigmas, powers, dens):
+    """Per-row quantities of the rows ``idx`` (distance rows dx, dz of shape (b, n)).
+
+    sums[r] as in _k_sums, pair[r] as in _pair_moments, top[r] the row's nearest points
+    in Z in rank order, dens[r] the X and Z densities at each bandwidth (if any).
+    """
+    for r in prange(dx.shape[0]):
+        _row_stats(
+            dx[r], dz[r], idx[r], ks, kmax, sums[r], pair[r], top[r],
+            scales, sigmas, powers, dens[r],
+        )  # fmt: skip
+
+
+class _PerRow:
+    """Per-row quantities of a pass over rows ``rows`` (all points, or a sample).
+
+    sums (m, len(ks), 5), pair (m, 8), top (m, n_top) int64, dens (m, 2, len(sigmas)) in
+    the bandwidth order given; ``hist`` (full-rank pass only): counts of max(r^X, r^Z)
+    over all pairs, length n.
+    """
+
+    def __init__(self, rows, n_ks, n_top, n_sigmas):
+        m = len(rows)
+        self.rows = rows
+        self.sums = np.zeros((m, n_ks, 5))
+        self.pair = np.zeros((m, 8))
+        self.top = np.zeros((m, n_top), dtype=np.int64)
+        self.dens = np.zeros((m, 2, n_sigmas))
+        self.hist: np.ndarray | None = None
+        #: Distances (X, Z) of the sampled pairs (rows[r], pair_cols[r, c]), if asked.
+        self.pair_d: list[np.ndarray] = []
+
+    def gather(self, start, stop, dx, dz, pair_cols):
+        """Keep the distances of the block's sampled pairs (for Spearman)."""
+        cols = pair_cols[start:stop]
+        self.pair_d.append(
+            np.stack([np.take_along_axis(dx, cols, 1), np.take_along_axis(dz, cols, 1)])
         )
-        self.mrre_zx = sums[:, 2] / c
-        self.mrre_xz = sums[:, 3] / c
-        self.sq_diff, self.sxx, self.szz, self.sxz, self.sx, self.sz = pair[:6]
-        self.max_x, self.max_z = pair[6], pair[7]
-        self.n_pairs = n * (n - 1)
-        #: float32 distance rows kept for the KL pass (X, Z), or None.
-        self.caches: list[np.ndarray | None] = [None, None]
 
-    @property
-    def rmse(self) -> float:
-        return math.sqrt(self.sq_diff / self.n**2)
 
-    def stress(self, optimal_scale: bool) -> float:
-        if self.sxx == 0:
-            raise ValueError("All points of X coincide; stress is undefined.")
-        if not optimal_scale:
-            return math.sqrt(self.sq_diff / self.sxx)
-        if self.szz == 0:
-            return 1.0
-        return math.sqrt(max(0.0, 1.0 - self.sxz**2 / (self.sxx * self.szz)))
-
-    @property
-    def correlation(self) -> float:
-        m = self.n_pairs
-        cov = self.sxz - self.sx * self.sz / m
-        vx = self.sxx - self.sx**2 / m
-        vz = self.szz - self.sz**2 / m
-        if vx <= 0 or vz <= 0:
-            return float("nan")
-        return float(np.clip(cov / math.sqrt(vx * vz), -1.0, 1.0))
+def _density_args(sigmas, scales):
+    """Bandwidths in kernel order (see _sigma_powers) and the two scales, as arrays."""
+    if sigmas is None or len(sigmas) == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.arange(0), np.ones(2)
+    ordered, powers, order = _sigma_powers(np.asarray(sigmas, dtype=np.float64))
+    if min(scales) <= 0:
+        raise InputError(
+            "All points of X (or of Z) coincide, so distances cannot be divided by their "
+            "maximum; the KL measure is undefined."
+        )
+    return ordered, powers, order, np.asarray(scales, dtype=np.float64)
 
 
 def _rank_pass(
-    X: np.ndarray,
-    Z: np.ndarray,
+    space_x: _Space,
+    space_z: _Space,
     ks: np.ndarray,
+    rows: np.ndarray | None = None,
+    n_top: int = 0,
+    sigmas: np.ndarray | None = None,
+    scales: tuple[float, float] = (1.0, 1.0),
     block_rows: int | None = None,
-    cache: bool = False,
-) -> _RankResult:
-    """One pass over all distance rows: neighbourhood measures and distance moments.
-
-    With ``cache``, rows that are costly to recompute (Gram trick) are kept as float32
-    for the KL pass while they fit in ``_CACHE_BYTES`` (a float32 rounding of a distance
-    changes the densities by ~1e-7 relative, far below the KL's meaningful digits).
-    """
-    n = X.shape[0]
-    space_x, space_z = _Space(X), _Space(Z)
-    kmax = int(ks.max())
-    sums = np.zeros((len(ks), 4))
-    pair = np.zeros(8)
-    caches: list[np.ndarray | None] = [None, None]
-    budget = _CACHE_BYTES
-    for side, space in enumerate((space_x, space_z)):
-        if cache and not space.direct and 4 * n * n <= budget:
-            caches[side] = np.empty((n, n), dtype=np.float32)
-            budget -= 4 * n * n
-    for start, stop in _blocks(n, block_rows):
-        dx = space_x.rows(start, stop)
-        dz = space_z.rows(start, stop)
-        block_sums = np.empty((stop - start, len(ks), 4))
-        block_pair = np.empty((stop - start, 8))
-        _rank_block(dx, dz, start, ks, kmax, block_sums, block_pair)
-        sums += block_sums.sum(axis=0)
-        pair[:6] += block_pair[:, :6].sum(axis=0)
-        pair[6] = max(pair[6], block_pair[:, 6].max())
-        pair[7] = max(pair[7], block_pair[:, 7].max())
-        for side, d in enumerate((dx, dz)):
-            if caches[side] is not None:
-                caches[side][start:stop] = d
-    result = _RankResult(n, ks, sums, pair)
-    result.caches = caches
-    return result
-
-
-def _max_distance(space: _Space, block_rows: int | None = None) -> float:
-    best = 0.0
-    for start, stop in _blocks(space.n, block_rows):
-        best = max(best, float(space.rows(start, stop).max()))
-    return best
+    pair_cols: np.ndarray | None = None,
+) -> _PerRow:
+    """The top-k pass over the distance rows ``rows`` (default all, in order)."""
+    n = space_x.n
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    kmax = int(max(ks.max(), n_top))
+    ordered, powers, order, scale_arr = _density_args(sigmas, scales)
+    out = _PerRow(rows, len(ks), n_top, len(ordered))
+    for start, stop in _blocks(n, block_rows, len(rows)):
+        idx = rows[start:stop]
+        dens = np.zeros((stop - start, 2, len(ordered)))
+        dx, dz = space_x.rows_of(idx), space_z.rows_of(idx)
+        _rank_block(
+            dx, dz, idx, ks, kmax,
+            out.sums[start:stop], out.pair[start:stop], out.top[start:stop],
+            scale_arr, ordered, powers, dens,
+        )  # fmt: skip
+        out.dens[start:stop][:, :, order] = dens
+        if pair_cols is not None:
+            out.gather(start, stop, dx, dz, pair_cols)
+    return out
 
 
 def _kl_pass(
-    X: np.ndarray,
-    Z: np.ndarray,
+    space_x: _Space,
+    space_z: _Space,
     sigmas: np.ndarray,
     max_x: float,
     max_z: float,
     block_rows: int | None = None,
-    caches: Sequence[np.ndarray | None] = (None, None),
 ) -> np.ndarray:
-    """KL_σ for every σ, given each space's largest distance (and optional cached rows)."""
-    if max_x == 0 or max_z == 0:
-        raise ValueError(
-            "All points of X (or of Z) coincide, so distances cannot be divided by their "
-            "maximum; the KL measure is undefined."
-        )
-    n = X.shape[0]
-    ordered, powers, order = _sigma_powers(sigmas)
-    spaces = (_Space(X), _Space(Z))
-    dens = [np.empty((n, len(sigmas))), np.empty((n, len(sigmas)))]
+    """Densities f_X, f_Z of every point at every σ, shape (n, 2, len(sigmas))."""
+    ordered, powers, order, scales = _density_args(sigmas, (max_x, max_z))
+    n = space_x.n
+    dens = np.empty((n, 2, len(sigmas)))
     for start, stop in _blocks(n, block_rows):
-        for side, top in enumerate((max_x, max_z)):
-            cached = caches[side]
-            rows = cached[start:stop] if cached is not None else spaces[side].rows(start, stop)
-            _density_block(rows, top, ordered, powers, dens[side][start:stop])
-    fx, fz = (f / f.sum(axis=0) for f in dens)
-    kl = np.empty(len(sigmas))
-    kl[order] = np.sum(fx * np.log(fx / fz), axis=0)
-    return kl
+        for side, space in enumerate((space_x, space_z)):
+            block = np.empty((stop - start, len(sigmas)))
+            _density_block(space.rows(start, stop), scales[side], ordered, powers, block)
+            dens[start:stop, side][:, order] = block
+    return dens
