@@ -319,6 +319,7 @@ def coranking_curves(X, Z, *, block_rows: int | None = None) -> dict[str, np.nda
     if n < 4:
         raise InputError(f"The co-ranking curves need at least 4 points, got {n}.")
     per_row = _full_pass(_Space(X), _Space(Z), np.array([1]), block_rows=block_rows)
+    assert per_row.hist is not None  # the full pass keeps the co-ranking histogram
     q, auc = _reduce.auc_from_hist(per_row.hist)
     K = np.arange(1, n - 1)
     q = q[: n - 2]

@@ -98,7 +98,7 @@ def _check_labels(labels: Any, n: int) -> np.ndarray:
 
 
 def _check_ks(ks: int | Iterable[int], n: int) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(list(ks) if not np.isscalar(ks) else ks))
+    arr = np.atleast_1d(np.asarray(ks if isinstance(ks, int | np.integer) else list(ks)))
     if arr.size == 0:
         raise InputError("ks is empty; give at least one neighbourhood size.")
     if arr.dtype.kind not in "iu" and not np.all(arr == np.round(arr)):
@@ -117,7 +117,10 @@ def _check_ks(ks: int | Iterable[int], n: int) -> np.ndarray:
 
 
 def _check_sigmas(sigmas: float | Iterable[float]) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(list(sigmas) if not np.isscalar(sigmas) else sigmas))
+    if isinstance(sigmas, int | float | np.number):
+        arr = np.atleast_1d(np.asarray(sigmas))
+    else:
+        arr = np.asarray(list(sigmas))
     arr = arr.astype(np.float64)
     if arr.size == 0 or not np.all(np.isfinite(arr)) or arr.min() <= 0:
         raise InputError(f"sigmas must be positive finite numbers, got {arr.tolist()}.")
