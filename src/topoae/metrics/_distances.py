@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from topoae._threads import start_numba_threads
+
 # Inputs of at most this many columns get exact pairwise differences; wider ones the
 # Gram trick (BLAS), whose rounding is harmless for ranks of distinct distances and
 # whose ties between duplicate points are repaired explicitly (see _Space).
@@ -95,6 +97,9 @@ class _Space:
     """Rows of one space's distance matrix, computed on demand a block at a time."""
 
     def __init__(self, A: np.ndarray):
+        # numba's threading layer resets the process's OpenMP thread count when it starts,
+        # which torch shares: start it here, keeping the caller's torch thread count.
+        start_numba_threads()
         self.A = A
         self.n = A.shape[0]
         self.direct = A.shape[1] <= _DIRECT_MAX_DIM
