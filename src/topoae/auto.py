@@ -1,6 +1,6 @@
 """Settings for data the paper never saw: the ``auto`` preset.
 
-The paper tuned its settings on four data sets (METHOD.md §5-§6). For anything else topoae
+The paper tuned its settings on four data sets (docs/method.md §5-§6). For anything else topoae
 keeps the paper's Spheres optimiser settings (batch size, learning rate, λ: tuned for
 standardised vectors, which is what :func:`topoae.datasets.load_file` produces) and chooses
 only the network from the shape of one sample:

@@ -6,7 +6,7 @@ extra) are what a user would reach for today.
 Every baseline is fitted on training inputs and then places *new* points
 (the test split) with :meth:`~Baseline.transform`, so all methods of a comparison
 are scored on the same held-out points. The defaults are the paper's settings for
-each data set (METHOD.md §6, :mod:`topoae.paper`); keyword overrides win.
+each data set (docs/method.md §6, :mod:`topoae.paper`); keyword overrides win.
 
 Scoring of t-SNE differs from the paper: t-SNE has no out-of-sample map in
 scikit-learn, so the authors scored it on a random *training* subsample of test
@@ -469,7 +469,7 @@ BASELINES: dict[str, type[Baseline]] = {
 def make_baseline(
     name: str, dataset: str = "spheres", *, random_state: int | None = None, **overrides: Any
 ) -> Baseline:
-    """A baseline with the paper's settings for ``dataset`` (METHOD.md §6), plus overrides.
+    """A baseline with the paper's settings for ``dataset`` (docs/method.md §6), plus overrides.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """The paper's facts, in one place: settings, seeds, methods, Table 1 and its columns.
 
-Hyperparameters per data set (METHOD.md §5-§6) were found by the authors with 20 random
+Hyperparameters per data set (docs/method.md §5-§6) were found by the authors with 20 random
 trials minimising validation KL_0.1. They are the defaults of ``topoae train``, ``topoae
 compare``, :class:`~topoae.core.training.TrainConfig`, the estimator and the baselines.
 
@@ -174,7 +174,7 @@ def image_data_scale(input_shape: Sequence[int]) -> float:
     """Largest possible distance between two images in [-1, 1]: ``sqrt(4 · C · H · W)``.
 
     The paper's fixed normaliser of data-space distances for images: 56 for 28×28 grey
-    images, about 110.85 for 32×32×3 (METHOD.md §3).
+    images, about 110.85 for 32×32×3 (docs/method.md §3).
     """
     return math.sqrt(4 * math.prod(input_shape))
 
@@ -229,7 +229,7 @@ def _paper_row(*values: float) -> dict[str, float]:
     return dict(zip((key for key, _ in COLUMNS), values, strict=False))
 
 
-#: The paper's Table 1 (means of 5 runs, METHOD.md §8; as recalled, approximate).
+#: The paper's Table 1 (means of 5 runs, docs/method.md §8; as recalled, approximate).
 PAPER_TABLE: dict[str, dict[str, dict[str, float]]] = {
     "spheres": {
         "isomap": _paper_row(0.181, 0.420, 0.00881, 0.246, 0.790, 0.676, 10.4),

@@ -1,4 +1,4 @@
-"""Architectures of METHOD.md §5 and the regularised objective of §3."""
+"""Architectures of docs/method.md §5 and the regularised objective of §3."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The Spheres data of METHOD.md §4 and the data-set registry."""
+"""The Spheres data of docs/method.md §4 and the data-set registry."""
 
 import numpy as np
 import pandas as pd

@@ -27,7 +27,7 @@ def ref_ranks(D: np.ndarray) -> np.ndarray:
 
 
 def ref_measures(X: np.ndarray, Z: np.ndarray, ks: list[int]) -> dict[str, list[float]]:
-    """METHOD.md §7 written out on full rank matrices, one k at a time."""
+    """docs/method.md §7 written out on full rank matrices, one k at a time."""
     n = len(X)
     RX, RZ = ref_ranks(cdist(X, X)), ref_ranks(cdist(Z, Z))
     out: dict[str, list[float]] = {
@@ -327,7 +327,7 @@ def test_coinciding_points_give_clear_kl_error():
 
 # --------------------------------------------------------------------------- the paper
 
-# METHOD.md §8, Spheres rows (means of 5 runs in the paper).
+# docs/method.md §8, Spheres rows (means of 5 runs in the paper).
 PAPER = {
     "Isomap": dict(
         kl001=0.181, kl01=0.420, kl1=0.00881, mrre=0.246, cont=0.790, trust=0.676, rmse=10.4

@@ -57,7 +57,7 @@ __all__ = [
 PEERS = ("ae", "topoae", "union_find", "torch_topological")
 
 _SPHERES, _MNIST = PRESETS["spheres"].models["topoae"], PRESETS["mnist"].models["topoae"]
-#: The paper's Spheres TopoAE settings (METHOD.md §6), from :mod:`topoae.paper`.
+#: The paper's Spheres TopoAE settings (docs/method.md §6), from :mod:`topoae.paper`.
 SPHERES_LAM, SPHERES_LR, SPHERES_BATCH = _SPHERES.lam, _SPHERES.learning_rate, _SPHERES.batch_size
 #: The paper's MNIST TopoAE settings.
 MNIST_LAM, MNIST_LR, MNIST_BATCH = _MNIST.lam, _MNIST.learning_rate, _MNIST.batch_size

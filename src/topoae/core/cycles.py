@@ -6,12 +6,12 @@ length of one edge: the *birth edge* (the edge that closes the loop) and the
 *death edge* (the longest edge of the triangle that fills it). The topological
 loss of dimension 1 (:mod:`topoae.core.losses.cycles`) gathers differentiable
 distances at these edges, so this module returns index quadruples, computed
-without gradient (METHOD.md §2, last item).
+without gradient (docs/method.md §2, last item).
 
 Ties and duplicate points
 -------------------------
 Edges are totally ordered by ``(A[i, j], i, j)`` with ``i < j`` (the order of
-METHOD.md §2). The engine is run on the *ranks* of the edges in that order, not on
+docs/method.md §2). The engine is run on the *ranks* of the edges in that order, not on
 the distances, so the filtration it sees has no ties between edges; with distinct
 edge values the ``(birth edge, death edge)`` pairs of a flag filtration are
 unique (each birth edge carries one class, and the diagram of ranks does not

@@ -1,4 +1,4 @@
-"""Autoencoders of the paper (METHOD.md §5) and the topologically regularised wrapper (§3)."""
+"""Autoencoders of the paper (docs/method.md §5) and the topologically regularised wrapper (§3)."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def build_autoencoder(
 
 
 class TopologicallyRegularizedAutoencoder(nn.Module):
-    """An autoencoder trained with ``MSE(x, x̂) + (λ · L0 + λ1 · L1) / m`` (METHOD.md §3).
+    """An autoencoder trained with ``MSE(x, x̂) + (λ · L0 + λ1 · L1) / m`` (docs/method.md §3).
 
     ``L0`` is the paper's term (components); ``L1``, the cycle term of docs/cycles.md,
     is added only when ``1 in homology_dims``.

@@ -7,7 +7,7 @@ kills one connected component, at the edge's length). They are computed here by
 a compiled O(n²) Prim. Persistence diagrams of every dimension (for pictures and
 diagram distances) are computed in :mod:`topoae.metrics.diagrams`.
 
-Ties are broken by the total order of METHOD.md §2: edges compare by
+Ties are broken by the total order of docs/method.md §2: edges compare by
 ``(A[i, j], i, j)`` with ``i < j``. Under it the spanning tree is unique and equals
 what a stable-sorted Kruskal over the row-major upper triangle returns (the
 reference implementation), duplicate points and integer-valued data included.

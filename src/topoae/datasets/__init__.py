@@ -2,7 +2,7 @@
 
 Every data set is a function registered under a name that returns a
 :class:`Dataset` record with the train / validation / test split fixed by the
-protocol of METHOD.md §4 (or the data set's official split).
+protocol of docs/method.md §4 (or the data set's official split).
 
 Examples
 --------
@@ -49,7 +49,7 @@ class Dataset:
     data_scale : float or None
         Fixed constant that data-space distances are divided by in the topological
         loss (the largest possible distance for images in [-1, 1]); ``None`` divides
-        by the largest distance in each batch instead (METHOD.md §3).
+        by the largest distance in each batch instead (docs/method.md §3).
     info : dict
         Free-form facts about the data (source, preprocessing, ...).
     feature_names : tuple of str or None

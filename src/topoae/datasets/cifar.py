@@ -1,4 +1,4 @@
-"""CIFAR-10 from its python-pickle batches (official 50,000 / 10,000 split, METHOD.md §5-§6).
+"""CIFAR-10 from its python-pickle batches (official 50,000 / 10,000 split, docs/method.md §5-§6).
 
 The distribution ``cifar-10-python.tar.gz`` unpacks to ``cifar-10-batches-py/`` with
 ``data_batch_1`` … ``data_batch_5`` and ``test_batch``: pickled dictionaries whose

@@ -3,7 +3,7 @@
 :func:`load_file` reads a table of points (rows) and features (columns), draws a seeded split
 by row indices, standardises every feature with the mean and population standard deviation of
 the non-test rows (one streaming pass; the validation rows count, as in the paper's Spheres
-protocol, METHOD.md §4) and records all of it in a :class:`FileSource`, whose
+protocol, docs/method.md §4) and records all of it in a :class:`FileSource`, whose
 :meth:`FileSource.to_dict` goes into a run folder so that the run can be reproduced
 (:func:`reload`) and new rows embedded with the same preprocessing (:func:`read_rows_like`).
 

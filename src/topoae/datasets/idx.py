@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST from their IDX files (official train / test split, METHOD.md §5-§6).
+"""MNIST and Fashion-MNIST from their IDX files (official train / test split, docs/method.md §5-§6).
 
 The IDX format: two zero bytes, a type byte (``0x08``: unsigned bytes), a byte with
 the number of dimensions, each dimension as a big-endian unsigned 32-bit integer,

@@ -1,4 +1,4 @@
-"""Turning raw image arrays into a split :class:`~topoae.datasets.Dataset` (METHOD.md §3-§6).
+"""Turning raw image arrays into a split :class:`~topoae.datasets.Dataset` (docs/method.md §3-§6).
 
 Shared by the MNIST-format, CIFAR-10 and digits loaders: optional stratified
 subsampling (for machines without a GPU), pixels scaled to [-1, 1], images kept as

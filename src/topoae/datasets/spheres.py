@@ -1,4 +1,4 @@
-"""The Spheres data set of the paper (METHOD.md §4): ten small 100-spheres nested in a large one."""
+"""The Spheres data set of the paper (docs/method.md §4): ten small 100-spheres in a large one."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def spheres_test_indices(n_total: int = 10_000) -> np.ndarray:
 
 @register("spheres")
 def load_spheres(*, seed: int = 0, validation_fraction: float = 0.15, **kwargs) -> Dataset:
-    """Spheres with the paper's split (METHOD.md §4).
+    """Spheres with the paper's split (docs/method.md §4).
 
     The fixed test split (1,000 points) is drawn with seed 42; every feature is
     standardised with the mean and population std of all 9,000 training points;
@@ -105,5 +105,5 @@ def load_spheres(*, seed: int = 0, validation_fraction: float = 0.15, **kwargs) 
         x_test=x_test,
         y_test=y_test,
         data_scale=None,
-        info={"source": "make_spheres (METHOD.md §4)", "standardised": True},
+        info={"source": "make_spheres (docs/method.md §4)", "standardised": True},
     )

@@ -1,6 +1,6 @@
 """Quality measures of an embedding: how well Z (n, k) keeps the structure of X (n, d).
 
-The paper's measures (METHOD.md §7) and a few used by later work, as plain functions
+The paper's measures (docs/method.md §7) and a few used by later work, as plain functions
 ``f(X, Z, *, k)`` plus the registry :data:`METRICS` and :func:`evaluate`, which computes
 all of them in two chunked passes over the pairwise distances.
 

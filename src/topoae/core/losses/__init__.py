@@ -1,4 +1,4 @@
-"""The topological loss of Topological Autoencoders (METHOD.md §3).
+"""The topological loss of Topological Autoencoders (docs/method.md §3).
 
 The persistence pairs of data space and latent space are computed on detached
 copies (integer edge indices, no gradient); the loss then gathers the
@@ -205,7 +205,7 @@ class TopologicalSignatureLoss(nn.Module):
 
     Notes
     -----
-    The result is the un-halved sum of squared differences (METHOD.md §3), *not*
+    The result is the un-halved sum of squared differences (docs/method.md §3), *not*
     divided by the batch size: :class:`~topoae.core.models.TopologicallyRegularizedAutoencoder`
     does that, as the reference does.
 

@@ -1,6 +1,6 @@
 """The dimension-1 (cycle) terms of the topological loss (docs/cycles.md).
 
-Like the dimension-0 term (METHOD.md §3), each term pairs both spaces on detached
+Like the dimension-0 term (docs/method.md §3), each term pairs both spaces on detached
 copies (:mod:`topoae.core.cycles`: integer edge indices, no gradient), gathers the
 differentiable distances at those edges, and sums squared differences in both
 directions: over the data-space cycles (``x_to_z``) and over the latent-space
@@ -159,7 +159,7 @@ class CycleLoss(nn.Module):
         Parameters
         ----------
         dist_x : torch.Tensor of shape (m, m)
-            Data-space distances, normalised as for dimension 0 (METHOD.md §3).
+            Data-space distances, normalised as for dimension 0 (docs/method.md §3).
         dist_z : torch.Tensor of shape (m, m)
             Latent-space distances (divided by ``latent_norm``); gradients flow through it.
         return_components : bool

@@ -20,7 +20,7 @@ __all__ = ["TrainConfig", "paper_config", "resolve_device"]
 class TrainConfig:
     """Everything that determines a training run (saved with every checkpoint).
 
-    Defaults are the paper's TopoAE settings for Spheres (METHOD.md §6), taken from
+    Defaults are the paper's TopoAE settings for Spheres (docs/method.md §6), taken from
     :data:`topoae.paper.SPHERES_TOPOAE`.
 
     Attributes
@@ -154,7 +154,7 @@ class TrainConfig:
 
 
 def paper_config(dataset: str, model: str = "topoae", **overrides: Any) -> TrainConfig:
-    """The paper's settings (METHOD.md §5-§6) for ``model`` on ``dataset``, with overrides.
+    """The paper's settings (docs/method.md §5-§6) for ``model`` on ``dataset``, with overrides.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """The training loop: early stopping, exact resume and a per-epoch history.
 
-The protocol is METHOD.md §6: Adam with weight decay, shuffled minibatches with
+The protocol is docs/method.md §6: Adam with weight decay, shuffled minibatches with
 the incomplete last batch dropped, early stopping on the validation *total* loss,
 the best weights restored at the end. By default the model is trained on the
 training split only; ``train_on_validation=True`` reproduces the reference

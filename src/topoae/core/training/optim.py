@@ -1,4 +1,4 @@
-"""The optimiser of the protocol: Adam with weight decay (METHOD.md §6)."""
+"""The optimiser of the protocol: Adam with weight decay (docs/method.md §6)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ __all__ = ["make_optimizer"]
 
 
 def make_optimizer(parameters, learning_rate: float, weight_decay: float = 0.0) -> torch.optim.Adam:
-    """Adam with L2 weight decay (METHOD.md §6), fused where torch has a fused kernel.
+    """Adam with L2 weight decay (docs/method.md §6), fused where torch has a fused kernel.
 
     The fused implementation updates all parameters in one kernel per step instead
     of about ten tensor operations per parameter: on a CPU it makes a step of the
