@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_text
-from topoae._safe_files import read_json, read_npz
+from topoae._safe_files import read_json
 from topoae._version import __version__
 from topoae.apps.compare.tables import format_number, table_rows
 from topoae.apps.page import (
@@ -49,7 +49,7 @@ from topoae.apps.page import (
 )
 from topoae.errors import DataFileError
 from topoae.paper import COLUMNS, METHODS
-from topoae.runs.folder import ADVICE, EMBEDDING_ARRAYS, check_run
+from topoae.runs.folder import ADVICE, check_run, read_test_embedding
 
 __all__ = ["Section", "build_report", "detect_kind", "render_page"]
 
@@ -96,14 +96,7 @@ def _read_json(path: Path, expect: type = dict) -> Any:
 def _read_embedding(folder: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A run's test embedding from ``embedding_test.npz``, else ``embedding_test.csv``."""
     if (folder / "embedding_test.npz").exists():
-        arrays = read_npz(
-            folder / "embedding_test.npz",
-            arrays=EMBEDDING_ARRAYS,
-            allow_missing=["labels"],
-            kind="test embedding",
-            advice=ADVICE,
-        )
-        return arrays["latent"], arrays.get("labels")
+        return read_test_embedding(folder)
     if (folder / "embedding_test.csv").exists():
         from topoae.runs.folder import read_embedding_csv
 

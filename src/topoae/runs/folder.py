@@ -362,13 +362,7 @@ def load_run(path: str | Path) -> RunRecord:
         path / "history.json", kind="run history", expect=list, schema=HISTORY_SCHEMA, advice=ADVICE
     )
     summary = read_json(path / "summary.json", kind="run summary", advice=ADVICE)
-    embedding = read_npz(
-        path / "embedding_test.npz",
-        arrays=EMBEDDING_ARRAYS,
-        allow_missing=["labels"],
-        kind="test embedding",
-        advice=ADVICE,
-    )
+    latent, labels = read_test_embedding(path)
     snapshots = None
     if (path / "snapshots.npz").exists():
         snapshots = read_npz(
@@ -378,8 +372,19 @@ def load_run(path: str | Path) -> RunRecord:
             kind="training snapshots",
             advice=ADVICE,
         )
-    latent, labels = embedding["latent"], embedding.get("labels")
     return RunRecord(path, config, history, latent, labels, summary, snapshots)
+
+
+def read_test_embedding(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A run folder's ``embedding_test.npz``, checked: ``latent (n, k)`` and ``labels (n,)``."""
+    arrays = read_npz(
+        Path(path) / "embedding_test.npz",
+        arrays=EMBEDDING_ARRAYS,
+        allow_missing=["labels"],
+        kind="test embedding",
+        advice=ADVICE,
+    )
+    return arrays["latent"], arrays.get("labels")
 
 
 def load_run_model(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
