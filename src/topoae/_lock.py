@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from topoae._io import TEMPORARY_NAME, remove_temporaries, write_json
-from topoae.errors import DataFileError, RunFolderError
+from topoae.errors import DataFileError, InputError, RunFolderError
 
 try:
     import fcntl
@@ -181,7 +181,7 @@ class RunFolder:
         command: str | None = None,
     ):
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+            raise InputError(f"kind must be one of {KINDS}, not {kind!r}")
         self.path = Path(path)
         self.kind = kind
         self._overwrite = overwrite

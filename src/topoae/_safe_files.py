@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover - NumPy 1
 
 from topoae._io import atomic_write_bytes
 from topoae._schema import problem
-from topoae.errors import DataFileError
+from topoae.errors import DataFileError, InputError
 
 __all__ = ["load_checked_torch", "read_json", "read_npz", "save_checked_torch"]
 
@@ -349,11 +349,11 @@ def _member_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...]
         elif version == (2, 0):
             shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
         else:
-            raise ValueError(f"array {name!r} uses .npy format {version}, not 1.0 or 2.0")
+            raise InputError(f"array {name!r} uses .npy format {version}, not 1.0 or 2.0")
     if dtype.hasobject:
-        raise ValueError("holds Python objects (pickled data is never loaded)")
+        raise InputError("holds Python objects (pickled data is never loaded)")
     if math.prod(shape) * dtype.itemsize > info.file_size:
-        raise ValueError(f"declares {shape} {dtype} but holds only {info.file_size} bytes")
+        raise InputError(f"declares {shape} {dtype} but holds only {info.file_size} bytes")
     return shape, dtype
 
 
@@ -405,7 +405,7 @@ def read_npz(
                 if name not in members:
                     if name in optional:
                         continue
-                    raise ValueError(f"no array {name!r}")
+                    raise InputError(f"no array {name!r}")
                 _member_header(archive, members[name])
                 with archive.open(members[name]) as handle:
                     array = np.lib.format.read_array(handle, allow_pickle=False)
@@ -422,14 +422,14 @@ def read_npz(
 def _check_array(name, array, kinds, dims, sizes, finite) -> None:
     allowed = "".join(_KINDS.get(k, k) for k in kinds)
     if array.dtype.kind not in allowed:
-        raise ValueError(f"array {name!r} has dtype {array.dtype}, expected kind {kinds!r}")
+        raise InputError(f"array {name!r} has dtype {array.dtype}, expected kind {kinds!r}")
     shape = (None,) * dims if isinstance(dims, int) else dims
     if array.ndim != len(shape):
-        raise ValueError(f"array {name!r} has {array.ndim} dimensions, expected {len(shape)}")
+        raise InputError(f"array {name!r} has {array.ndim} dimensions, expected {len(shape)}")
     for axis, (got, want) in enumerate(zip(array.shape, shape, strict=True)):
         if isinstance(want, str):
             want = sizes.setdefault(want, got)
         if want is not None and got != want:
-            raise ValueError(f"array {name!r} has shape {array.shape}; axis {axis} must be {want}")
+            raise InputError(f"array {name!r} has shape {array.shape}; axis {axis} must be {want}")
     if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"array {name!r} holds NaN or infinite values")
+        raise InputError(f"array {name!r} holds NaN or infinite values")

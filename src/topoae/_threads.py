@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from topoae.errors import InputError
+
 __all__ = ["TRAIN_THREADS", "fixed_threads", "preserve_threads", "start_numba_threads"]
 
 #: Intra-op threads for training (the same seed gives the bit-identical run on any machine
@@ -89,7 +91,7 @@ def fixed_threads(n: int = TRAIN_THREADS) -> Iterator[None]:
     import torch
 
     if int(n) < 1:
-        raise ValueError(f"thread count must be at least 1, not {n}")
+        raise InputError(f"thread count must be at least 1, not {n}")
     with preserve_threads():
         torch.set_num_threads(int(n))
         # numba.config sets NUMBA_NUM_THREADS through globals(), which its types do not see.

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
+
 __all__ = [
     "BASELINES",
     "Baseline",
@@ -76,12 +78,12 @@ def _as_matrix(X, name: str = "X") -> np.ndarray:
     """Validate and flatten inputs to a float64 matrix of shape (n, features)."""
     array = np.asarray(X)
     if array.ndim < 2:
-        raise ValueError(f"{name} must have shape (n_samples, features...), got {array.shape}.")
+        raise InputError(f"{name} must have shape (n_samples, features...), got {array.shape}.")
     if len(array) == 0:
-        raise ValueError(f"{name} is empty.")
+        raise InputError(f"{name} is empty.")
     array = array.reshape(len(array), -1).astype(np.float64, copy=False)
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or inf; clean or impute the data first.")
+        raise InputError(f"{name} contains NaN or inf; clean or impute the data first.")
     return array
 
 
@@ -120,9 +122,9 @@ class Baseline:
     def _check_fit_input(self, X, min_samples: int = 2) -> np.ndarray:
         matrix = _as_matrix(X)
         if self.n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {self.n_components}.")
+            raise InputError(f"n_components must be >= 1, got {self.n_components}.")
         if len(matrix) < max(min_samples, self.n_components + 1):
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} needs at least {max(min_samples, self.n_components + 1)}"
                 f" training samples, got {len(matrix)}."
             )
@@ -130,10 +132,10 @@ class Baseline:
 
     def _check_transform_input(self, X) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):
-            raise ValueError(f"This {type(self).__name__} is not fitted yet; call fit(X) first.")
+            raise InputError(f"This {type(self).__name__} is not fitted yet; call fit(X) first.")
         matrix = _as_matrix(X)
         if matrix.shape[1] != self.n_features_in_:
-            raise ValueError(
+            raise InputError(
                 f"X has {matrix.shape[1]} features but {type(self).__name__} was fitted on "
                 f"{self.n_features_in_}."
             )
@@ -180,7 +182,7 @@ class PCABaseline(Baseline):
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstruct flattened inputs, shape ``(n, n_features_in_)``."""
         if not hasattr(self, "estimator_"):
-            raise ValueError("This PCABaseline is not fitted yet; call fit(X) first.")
+            raise InputError("This PCABaseline is not fitted yet; call fit(X) first.")
         return self.estimator_.inverse_transform(np.asarray(Z, dtype=np.float64))
 
 
@@ -273,12 +275,12 @@ class TSNEBaseline(Baseline):
         matrix = self._check_fit_input(X)
         # openTSNE needs 3 * perplexity neighbours; say so instead of failing deep inside.
         if len(matrix) <= 3 * self.perplexity:
-            raise ValueError(
+            raise InputError(
                 f"t-SNE with perplexity {self.perplexity} needs more than {3 * self.perplexity:g}"
                 f" training samples, got {len(matrix)}; lower perplexity."
             )
         if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
         self.n_features_in_ = matrix.shape[1]
         tsne = open_tsne.TSNE(
             n_components=self.n_components,
@@ -420,7 +422,7 @@ class TriMapBaseline(Baseline):
     def _embed(self, matrix: np.ndarray) -> np.ndarray:
         trimap = _require("trimap", "trimap", "more-baselines")
         if len(matrix) < self.n_inliers + self.n_outliers + 2:
-            raise ValueError(
+            raise InputError(
                 f"TriMap needs at least {self.n_inliers + self.n_outliers + 2} points, "
                 f"got {len(matrix)}."
             )
@@ -489,13 +491,13 @@ def make_baseline(
     from topoae.paper import preset_for_dataset
 
     if name not in BASELINES:
-        raise ValueError(f"Unknown baseline {name!r}; choose one of {', '.join(BASELINES)}.")
+        raise InputError(f"Unknown baseline {name!r}; choose one of {', '.join(BASELINES)}.")
     params = dict(preset_for_dataset(dataset).baselines.get(name, {}))
     params.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return BASELINES[name](random_state=random_state, **params)
     except TypeError as error:
-        raise ValueError(f"Invalid setting for baseline {name!r}: {error}.") from error
+        raise InputError(f"Invalid setting for baseline {name!r}: {error}.") from error
 
 
 class TopoMapBaseline(Baseline):
@@ -520,7 +522,7 @@ class TopoMapBaseline(Baseline):
         from topoae.baselines_topomap import topomap_layout
 
         if self.n_components != 2:
-            raise ValueError(
+            raise InputError(
                 f"TopoMap lays points out in the plane: n_components must be 2, "
                 f"got {self.n_components}."
             )

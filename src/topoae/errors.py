@@ -11,6 +11,7 @@ __all__ = [
     "DataFileError",
     "InputError",
     "MissingDependencyError",
+    "MissingFileError",
     "RunFolderError",
     "TopoaeError",
 ]
@@ -34,3 +35,7 @@ class RunFolderError(InputError):
 
 class MissingDependencyError(TopoaeError, ImportError):
     """An optional package is not installed; the message names the extra to install."""
+
+
+class MissingFileError(TopoaeError, FileNotFoundError):
+    """A file the user named or a data set needs is not there; says where it belongs."""

@@ -28,3 +28,27 @@ def test_exit_status_of_main():
     result = run_module()
     assert result.returncode == 2
     assert "usage: topoae" in result.stdout and "train" in result.stdout
+
+
+def test_only_user_errors_become_one_line_and_a_bug_keeps_its_traceback(
+    monkeypatch, capsys, tmp_path
+):
+    import pytest
+
+    from topoae.cli import filtration, main
+    from topoae.errors import InputError
+
+    def user_mistake(args):
+        raise InputError("the points file has 1 row; give at least 3")
+
+    monkeypatch.setattr(filtration, "run", user_mistake)
+    argv = ["filtration", "--out", str(tmp_path / "f.gif")]
+    assert main(argv) == 2
+    assert "error: the points file has 1 row" in capsys.readouterr().err
+
+    def bug(args):
+        raise ValueError("an internal inconsistency")
+
+    monkeypatch.setattr(filtration, "run", bug)
+    with pytest.raises(ValueError, match="internal inconsistency"):
+        main(argv)

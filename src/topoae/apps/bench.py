@@ -41,6 +41,7 @@ from topoae.core.models import (
 )
 from topoae.core.topology import persistence_pairs
 from topoae.core.training import make_optimizer
+from topoae.errors import InputError
 from topoae.paper import PRESETS, image_data_scale
 
 __all__ = [
@@ -254,7 +255,7 @@ def _step_models(
         data_scale = image_data_scale(input_shape)
         build = DeepAutoencoder
     else:
-        raise ValueError(f"model must be 'spheres' or 'mnist', got {model!r}.")
+        raise InputError(f"model must be 'spheres' or 'mnist', got {model!r}.")
     models: dict[str, torch.nn.Module] = {}
     for peer in peers:
         torch.manual_seed(seed)
@@ -270,7 +271,7 @@ def _step_models(
         elif peer == "torch_topological":
             models[peer] = _TorchTopologicalAE(autoencoder, lam)
         else:
-            raise ValueError(f"Unknown peer {peer!r}; choose from {', '.join(PEERS)}.")
+            raise InputError(f"Unknown peer {peer!r}; choose from {', '.join(PEERS)}.")
     return models, input_shape, lam, lr, data_scale
 
 

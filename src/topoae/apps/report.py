@@ -47,7 +47,7 @@ from topoae.apps.page import (
     render_page,
     table,
 )
-from topoae.errors import DataFileError
+from topoae.errors import DataFileError, InputError
 from topoae.paper import COLUMNS, METHODS
 from topoae.runs.folder import ADVICE, check_run, read_test_embedding
 
@@ -69,14 +69,14 @@ def detect_kind(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"{path} is not a folder; give a `topoae train` or `compare` --out.")
+        raise InputError(f"{path} is not a folder; give a `topoae train` or `compare` --out.")
     if (path / "results.json").exists() or (path / "embeddings").is_dir():
         return "compare"
     if (path / "config.json").exists() and (
         (path / "embedding_test.npz").exists() or (path / "history.json").exists()
     ):
         return "run"
-    raise ValueError(
+    raise InputError(
         f"{path} holds neither a train run (config.json with embedding_test.npz or "
         "history.json) nor a comparison (results.json or embeddings/); point at the --out "
         "folder of `topoae train` or `topoae compare`."
@@ -125,7 +125,7 @@ def _test_data(
         data = reload(source)
         return data.x_test.reshape(len(data.x_test), -1)
     if dataset not in datasets.available():
-        raise ValueError(f"data set {dataset!r} is not registered in topoae.datasets")
+        raise InputError(f"data set {dataset!r} is not registered in topoae.datasets")
     data = datasets.load(dataset, seed=seed, **kwargs)
     return data.x_test.reshape(len(data.x_test), -1)
 
@@ -230,7 +230,7 @@ def _run_sections(
         latent = np.asarray(embedding[0], dtype=np.float64)
         X = _test_data(dataset, seed, data_kwargs, config.get("data_source"))
         if len(X) != len(latent):
-            raise ValueError(
+            raise InputError(
                 f"the reloaded {dataset} test split has {len(X)} points, the embedding "
                 f"{len(latent)}"
             )
@@ -428,7 +428,7 @@ def _diagram_panels_html(
 
     for name, latent in latents.items():
         if len(latent) != len(X):
-            raise ValueError(
+            raise InputError(
                 f"the reloaded {dataset} test split has {len(X)} points, the "
                 f"{name} embedding {len(latent)}"
             )
@@ -497,7 +497,7 @@ def build_report(
         if run.is_dir():
             check_run(run)
     if max_frames < 2:
-        raise ValueError(f"max_frames must be >= 2, got {max_frames}.")
+        raise InputError(f"max_frames must be >= 2, got {max_frames}.")
     builder = _run_sections if kind == "run" else _compare_sections
     title, sections, notes = builder(
         folder,

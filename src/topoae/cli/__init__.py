@@ -12,6 +12,7 @@ import logging
 import sys
 
 from topoae._version import __version__
+from topoae.errors import TopoaeError
 
 #: Subcommand modules under ``topoae.cli``, in the order ``--help`` lists them.
 COMMANDS = [
@@ -28,8 +29,14 @@ COMMANDS = [
 ]
 
 
-class CLIError(Exception):
-    """A user-facing error: printed without a traceback, exit status 2."""
+class CLIError(TopoaeError):
+    """A user-facing error of the command line: printed without a traceback, exit status 2."""
+
+
+#: What the command line reports as one line (exit status 2): topoae's user errors, and the
+#: operating system refusing a path the user gave. Anything else is a bug in topoae and keeps
+#: its traceback.
+USER_ERRORS = (TopoaeError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError, ImportError) as error:
+    except USER_ERRORS as error:
         print(f"topoae {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

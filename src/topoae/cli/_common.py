@@ -11,6 +11,7 @@ import numpy as np
 
 from topoae import datasets
 from topoae._text import format_table  # noqa: F401  (the subcommands print with it)
+from topoae.errors import InputError
 
 
 def positive_int(text: str) -> int:
@@ -103,7 +104,7 @@ def check_dataset_name(args: argparse.Namespace) -> None:
     """A clear error for a ``--dataset`` that is neither a registered name nor a file."""
     if args.dataset in datasets.available() or is_file(args):
         return
-    raise ValueError(
+    raise InputError(
         f"--dataset {args.dataset!r} is neither a registered data set "
         f"({', '.join(datasets.available())}) nor a file (.csv, .tsv, .npy, .npz, .parquet, "
         ".h5ad)."
@@ -149,21 +150,21 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
         for option in ("data_dir", "train_size", "test_size"):
             if getattr(args, option, None) is not None:
                 flag = "--" + option.replace("_", "-")
-                raise ValueError(f"{flag} is not available for a file data set; drop it.")
+                raise InputError(f"{flag} is not available for a file data set; drop it.")
         return file_options(args)
     given = [f for f in (*FILE_OPTIONS, "test_fraction") if getattr(args, f, None) is not None]
     if getattr(args, "no_standardize", False):
         given.append("no_standardize")
     if given:
         flags = ", ".join("--" + f.replace("_", "-") for f in given)
-        raise ValueError(f"{flags}: only for a file --dataset, not for {args.dataset}; drop it.")
+        raise InputError(f"{flags}: only for a file --dataset, not for {args.dataset}; drop it.")
     kwargs: dict[str, Any] = {}
     for option in ("data_dir", "train_size", "test_size"):
         if getattr(args, option, None) is None:
             continue
         if not accepts_option(args.dataset, option):
             flag = "--" + option.replace("_", "-")
-            raise ValueError(f"{flag} is not available for {args.dataset}; drop it.")
+            raise InputError(f"{flag} is not available for {args.dataset}; drop it.")
         kwargs[option] = getattr(args, option)
     return kwargs
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_int, say
+from topoae.errors import InputError
 
 
 def add_parser(subparsers) -> None:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_run_data(record.config, data_dir=args.data_dir)
     X = data.x_test.reshape(len(data.x_test), -1)
     if len(X) != len(record.latent_test):
-        raise ValueError(
+        raise InputError(
             f"The reloaded {name} test split has {len(X)} points but the run's embedding has "
             f"{len(record.latent_test)}; was the run trained on other data?"
         )

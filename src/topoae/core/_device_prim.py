@@ -23,7 +23,7 @@ import os
 
 import torch
 
-from topoae.errors import MissingDependencyError
+from topoae.errors import InputError, MissingDependencyError
 
 __all__ = ["available", "device_pairs", "tree_edges_in_filtration_order"]
 
@@ -95,7 +95,7 @@ def _parents(dist: torch.Tensor) -> torch.Tensor:
         )
     batch, m, _ = dist.shape
     if m * m >= 2**31:
-        raise ValueError(f"m = {m} points are too many for one device pairing (m² ≥ 2³¹).")
+        raise InputError(f"m = {m} points are too many for one device pairing (m² ≥ 2³¹).")
     parent = torch.empty((batch, m), dtype=torch.int32, device=dist.device)
     block = max(16, triton.next_power_of_2(m))
     # More warps for wide blocks keep the per-thread register share of the frontier small.
@@ -150,7 +150,7 @@ def device_pairs(dist: torch.Tensor) -> torch.Tensor:
     torch.Tensor of shape (m - 1, 2) or (b, m - 1, 2), int64, on ``dist``'s device
     """
     if dist.ndim not in (2, 3) or dist.shape[-1] != dist.shape[-2]:
-        raise ValueError(f"Expected a square matrix (m, m) or a batch (b, m, m), got {dist.shape}.")
+        raise InputError(f"Expected a square matrix (m, m) or a batch (b, m, m), got {dist.shape}.")
     single = dist.ndim == 2
     batch = dist[None] if single else dist
     if not batch.is_floating_point() or batch.dtype in (torch.float16, torch.bfloat16):

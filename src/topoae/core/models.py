@@ -24,6 +24,7 @@ from topoae.core.losses import (
     pairwise_distances,
     regularized_objective,
 )
+from topoae.errors import InputError
 
 __all__ = [
     "ARCHITECTURES",
@@ -172,13 +173,13 @@ def build_autoencoder(
 ) -> Autoencoder:
     """Build a built-in autoencoder by name (``"mlp"``, ``"deep"`` or ``"linear"``)."""
     if architecture not in ARCHITECTURES:
-        raise ValueError(
+        raise InputError(
             f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}."
         )
     kwargs: dict = {"latent_dim": latent_dim}
     if hidden_sizes is not None:
         if architecture == "linear":
-            raise ValueError("The linear autoencoder has no hidden layers; drop hidden_sizes.")
+            raise InputError("The linear autoencoder has no hidden layers; drop hidden_sizes.")
         kwargs["hidden_sizes"] = tuple(hidden_sizes)
     return ARCHITECTURES[architecture](input_shape, **kwargs)
 
@@ -233,12 +234,12 @@ class TopologicallyRegularizedAutoencoder(nn.Module):
     ):
         super().__init__()
         if not (lam >= 0 and math.isfinite(lam)):
-            raise ValueError(f"lam must be a finite number >= 0, got {lam}.")
+            raise InputError(f"lam must be a finite number >= 0, got {lam}.")
         if not (cycle_lam >= 0 and math.isfinite(cycle_lam)):
-            raise ValueError(f"cycle_lam must be a finite number >= 0, got {cycle_lam}.")
+            raise InputError(f"cycle_lam must be a finite number >= 0, got {cycle_lam}.")
         self.homology_dims = check_homology_dims(homology_dims)
         if data_scale is not None and not data_scale > 0:
-            raise ValueError(f"data_scale must be positive or None, got {data_scale}.")
+            raise InputError(f"data_scale must be positive or None, got {data_scale}.")
         self.autoencoder = autoencoder
         # The dimension-0 weight; 0 when that dimension is not matched.
         self.lam = float(lam) if 0 in self.homology_dims else 0.0

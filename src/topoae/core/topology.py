@@ -21,6 +21,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike
 
+from topoae.errors import InputError
+
 if TYPE_CHECKING:
     import torch
 
@@ -171,15 +173,15 @@ def _scan(dist: np.ndarray) -> tuple[bool, float, float, float]:
 def _validate(dist: np.ndarray, rtol: float) -> bool:
     """Raise like :func:`check_distance_matrix`; return whether ``dist`` is exactly symmetric."""
     if dist.dtype.kind not in "fiu":
-        raise ValueError(f"Distance matrix must be numeric, got dtype {dist.dtype}.")
+        raise InputError(f"Distance matrix must be numeric, got dtype {dist.dtype}.")
     if dist.ndim not in (2, 3) or dist.shape[-1] != dist.shape[-2]:
-        raise ValueError(
+        raise InputError(
             "Expected a square distance matrix of shape (n, n) or a batch (b, n, n), "
             f"got shape {dist.shape}. To pair points, pass their pairwise distances "
             "(e.g. scipy.spatial.distance.cdist(X, X))."
         )
     if dist.shape[-1] < 1:
-        raise ValueError("Distance matrix has no points (n = 0); need at least one point.")
+        raise InputError("Distance matrix has no points (n = 0); need at least one point.")
     if dist.dtype.kind == "f":
         if dist.itemsize < 4:  # float16: not a compiled type
             dist = dist.astype(np.float32)
@@ -194,11 +196,11 @@ def _validate(dist: np.ndarray, rtol: float) -> bool:
         scale = float(np.abs(dist).max())
         asym = float(np.abs(dist - np.swapaxes(dist, -1, -2)).max())
     if not finite:
-        raise ValueError("Distance matrix contains NaN or inf; check the data for invalid values.")
+        raise InputError("Distance matrix contains NaN or inf; check the data for invalid values.")
     if low < 0:
-        raise ValueError(f"Distance matrix has negative entries (min {low}).")
+        raise InputError(f"Distance matrix has negative entries (min {low}).")
     if asym > rtol * max(scale, 1e-30):
-        raise ValueError(
+        raise InputError(
             f"Distance matrix is not symmetric (largest |A - A.T| = {asym:.3g}, "
             f"largest entry {scale:.3g}). Pass a symmetric matrix, e.g. (A + A.T) / 2."
         )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from topoae.datasets._split import Rows
+from topoae.errors import InputError
 
 __all__ = [
     "Dataset",
@@ -143,9 +144,9 @@ def load(name: str, *, seed: int = 0, validation_fraction: float = 0.15, **kwarg
     if str(name) not in _REGISTRY and files.is_file_dataset(name):
         return files.load_file(name, seed=seed, validation_fraction=validation_fraction, **kwargs)
     if name not in _REGISTRY:
-        raise ValueError(f"Unknown data set {name!r}; available: {', '.join(available())}.")
+        raise InputError(f"Unknown data set {name!r}; available: {', '.join(available())}.")
     if not 0.0 <= validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
+        raise InputError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
     return _REGISTRY[name](seed=seed, validation_fraction=validation_fraction, **kwargs)
 
 

@@ -21,6 +21,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from topoae.errors import InputError, MissingFileError
+
 __all__ = [
     "DataFilesMissingError",
     "data_root",
@@ -42,7 +44,7 @@ TIMEOUT = 30
 _CHUNK = 1 << 20
 
 
-class DataFilesMissingError(FileNotFoundError):
+class DataFilesMissingError(MissingFileError):
     """Data files are absent and could not be downloaded; the message says where to put them."""
 
 
@@ -111,7 +113,7 @@ def download_file(
             errors.append(f"{url}: {error}")
             damaged = damaged or isinstance(error, ValueError)
     message = f"Could not download {path.name}: " + "; ".join(errors)
-    raise ValueError(message) if damaged else OSError(message)
+    raise InputError(message) if damaged else OSError(message)
 
 
 def _fetch(url: str, path: Path, md5: str, *, progress: bool) -> Path:
@@ -138,7 +140,7 @@ def _fetch(url: str, path: Path, md5: str, *, progress: bool) -> Path:
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != md5:
-            raise ValueError(
+            raise InputError(
                 f"The download of {url} has MD5 {digest.hexdigest()}, not the published {md5}; "
                 "the server sent a damaged or different file. Try again later, or download it "
                 f"by hand and place it at {path}."

@@ -30,6 +30,7 @@ from topoae.datasets._download import (
     missing_files_error,
 )
 from topoae.datasets.images import image_dataset
+from topoae.errors import InputError
 
 __all__ = ["load_cifar10", "read_cifar_batch"]
 
@@ -117,26 +118,26 @@ def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as handle:
             batch = _ArrayUnpickler(handle, encoding="bytes").load()
     except Exception as error:  # unpickling damaged bytes can raise almost any type
-        raise ValueError(
+        raise InputError(
             f"{path} is not a readable CIFAR-10 batch ({type(error).__name__}: {error}); it is "
             f"truncated, corrupt or something else. {remedy}"
         ) from error
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
-        raise ValueError(f"{path} lacks the keys b'data' and b'labels' (has {keys}). {remedy}")
+        raise InputError(f"{path} lacks the keys b'data' and b'labels' (has {keys}). {remedy}")
     data, labels = batch[b"data"], np.asarray(batch[b"labels"])
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{path}: b'data' must be a 2-D uint8 array, got "
             f"{getattr(data, 'dtype', type(data).__name__)} of shape {np.shape(data)}. {remedy}"
         )
     if data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
-        raise ValueError(
+        raise InputError(
             f"{path}: expected b'data' of shape (n, 3072) and n labels, got {data.shape} and "
             f"{labels.shape}. {remedy}"
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must lie in 0-9, found {labels.min()}-{labels.max()}.")
+        raise InputError(f"{path}: labels must lie in 0-9, found {labels.min()}-{labels.max()}.")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
@@ -159,13 +160,13 @@ def extract_batches(archive: str | os.PathLike, folder: str | os.PathLike) -> Pa
                     atomic_write_bytes(target / wanted[member.name], handle.read())
                     found.add(member.name)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
-        raise ValueError(
+        raise InputError(
             f"{archive} cannot be unpacked ({error}): it is corrupt or incomplete. Delete it and "
             "download it again."
         ) from error
     missing = sorted(set(wanted) - found)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{archive} lacks {', '.join(missing)}; it is not the CIFAR-10 python archive. "
             "Delete it and download it again."
         )

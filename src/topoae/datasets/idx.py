@@ -19,6 +19,7 @@ import numpy as np
 from topoae.datasets import Dataset, register
 from topoae.datasets._download import data_root, ensure_files, find_folder, md5sum
 from topoae.datasets.images import image_dataset
+from topoae.errors import InputError
 
 __all__ = ["load_fashion_mnist", "load_mnist", "read_idx"]
 
@@ -109,23 +110,23 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
         else:
             raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
-        raise ValueError(
+        raise InputError(
             f"{path} cannot be decompressed ({error}): the file is corrupt or incomplete. {remedy}"
         ) from error
     magic = bytes([0, 0, _UNSIGNED_BYTE, ndim])
     if raw[:4] != magic:
-        raise ValueError(
+        raise InputError(
             f"{path} is not an IDX file of {ndim}-dimensional unsigned bytes: its magic number "
             f"is 0x{raw[:4].hex()}, expected 0x{magic.hex()}. {remedy}"
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path} is truncated: it ends inside the header. {remedy}")
+        raise InputError(f"{path} is truncated: it ends inside the header. {remedy}")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = header + math.prod(shape)
     if len(raw) != expected:
         problem = "is truncated" if len(raw) < expected else "has trailing bytes"
-        raise ValueError(
+        raise InputError(
             f"{path} {problem}: its header declares shape {shape} ({expected - header} values) "
             f"but it holds {len(raw) - header}. {remedy}"
         )
@@ -136,13 +137,13 @@ def _read_pair(folder: Path, images_name: str, labels_name: str) -> tuple[np.nda
     images = read_idx(folder / images_name, 3)
     labels = read_idx(folder / labels_name, 1)
     if len(images) != len(labels):
-        raise ValueError(
+        raise InputError(
             f"{folder / images_name} holds {len(images)} images but {folder / labels_name} "
             f"{len(labels)} labels; one of them is from another download. Delete both and "
             "download them again."
         )
     if labels.size and labels.max() > 9:
-        raise ValueError(
+        raise InputError(
             f"{folder / labels_name} holds label {labels.max()}, but these data sets have labels "
             "0-9. Delete it and download it again."
         )
@@ -181,7 +182,7 @@ def _load(
         digest = md5sum(folder / IDX_FILES[0])
         other_name, other_md5 = other
         if digest == other_md5[IDX_FILES[0]]:
-            raise ValueError(
+            raise InputError(
                 f"{folder / IDX_FILES[0]} is the {other_name} file, not {title}'s. Keep each data "
                 f"set in its own folder (e.g. <data-dir>/{name}/)."
             )

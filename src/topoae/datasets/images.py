@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from topoae.datasets import _REGISTRY, Dataset, split_validation
+from topoae.errors import InputError
 from topoae.paper import image_data_scale
 
 __all__ = ["SUBSAMPLE_SEED", "accepts_option", "image_dataset", "scale_pixels", "subsample"]
@@ -64,9 +65,9 @@ def subsample(
     if size is None or size == len(x):
         return x, y
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-        raise ValueError(f"{split}_size must be a positive integer or None, got {size!r}.")
+        raise InputError(f"{split}_size must be a positive integer or None, got {size!r}.")
     if size > len(x):
-        raise ValueError(
+        raise InputError(
             f"{split}_size={size} exceeds the {len(x)} {split} images available; "
             "choose a smaller size or drop the option."
         )
@@ -78,7 +79,7 @@ def subsample(
             np.arange(len(x)), train_size=int(size), stratify=y, random_state=seed
         )
     except ValueError as error:
-        raise ValueError(
+        raise InputError(
             f"Cannot draw a stratified {split} subsample of {size} out of {len(x)} images with "
             f"{n_classes} classes ({error}); choose a {split}_size of at least {n_classes}."
         ) from error
@@ -126,7 +127,7 @@ def image_dataset(
     """
     (x_train, y_train), (x_test, y_test) = train, test
     if x_train.ndim != 4 or x_train.shape[1:] != x_test.shape[1:]:
-        raise ValueError(
+        raise InputError(
             f"{name}: training images have shape {x_train.shape[1:]} and test images "
             f"{x_test.shape[1:]}; both must be (C, H, W) and equal. The files do not belong "
             "together; delete them and download them again."

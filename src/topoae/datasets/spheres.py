@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from topoae.datasets import Dataset, register, split_validation
+from topoae.errors import InputError
 
 #: Seed of the fixed train / test split, independent of the run's seed (as in the reference).
 SPLIT_SEED = 42
@@ -53,7 +54,7 @@ def make_spheres(
     ((10000, 101), 10)
     """
     if n_samples < 1 or d < 1 or n_spheres < 2 or r <= 0:
-        raise ValueError(
+        raise InputError(
             "make_spheres needs n_samples >= 1, d >= 1, n_spheres >= 2 and r > 0; got "
             f"n_samples={n_samples}, d={d}, n_spheres={n_spheres}, r={r}."
         )

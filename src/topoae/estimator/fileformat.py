@@ -24,7 +24,7 @@ from topoae._io import atomic_write_bytes, to_jsonable
 from topoae._version import __version__
 from topoae.core.models import TopologicallyRegularizedAutoencoder, build_autoencoder
 from topoae.core.training import resolve_device
-from topoae.errors import DataFileError, InputError
+from topoae.errors import DataFileError, InputError, MissingFileError
 from topoae.estimator.validation import custom_autoencoder, custom_pair
 
 __all__ = ["FILE_FORMAT", "FILE_VERSION", "read_estimator", "write_estimator"]
@@ -89,7 +89,7 @@ def write_estimator(estimator, path: str | os.PathLike) -> Path:
 def _read_payload(path: Path) -> dict[str, Any]:
     """The checked dictionary of a file written by :func:`write_estimator`."""
     if not path.is_file():
-        raise FileNotFoundError(f"No model file at {path}.")
+        raise MissingFileError(f"No model file at {path}.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for damaged files

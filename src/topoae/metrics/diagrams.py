@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError, MissingDependencyError
 from topoae.metrics._checks import _check_pair
 
 __all__ = [
@@ -60,13 +61,13 @@ def _h0_deaths(dist: np.ndarray) -> np.ndarray:
 
 def _check_distance_matrix(dist: np.ndarray) -> None:
     if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
-        raise ValueError(f"A precomputed distance matrix must be square, got shape {dist.shape}.")
+        raise InputError(f"A precomputed distance matrix must be square, got shape {dist.shape}.")
     if not np.isfinite(dist).all():
-        raise ValueError("The distance matrix holds NaN or inf entries.")
+        raise InputError("The distance matrix holds NaN or inf entries.")
     if (dist < 0).any():
-        raise ValueError("The distance matrix holds negative entries.")
+        raise InputError("The distance matrix holds negative entries.")
     if not np.allclose(dist, dist.T, rtol=1e-9, atol=0.0):
-        raise ValueError("The distance matrix is not symmetric.")
+        raise InputError("The distance matrix is not symmetric.")
 
 
 def persistence_diagrams(
@@ -99,10 +100,10 @@ def persistence_diagrams(
         dist = points
     elif metric == "euclidean":
         if points.ndim != 2:
-            raise ValueError(f"Expected points of shape (n, d), got shape {points.shape}.")
+            raise InputError(f"Expected points of shape (n, d), got shape {points.shape}.")
         dist = cdist(points, points)
     else:
-        raise ValueError(f"metric must be 'euclidean' or 'precomputed', got {metric!r}.")
+        raise InputError(f"metric must be 'euclidean' or 'precomputed', got {metric!r}.")
     deaths = _h0_deaths(dist)
     diagrams = [np.column_stack([np.zeros_like(deaths), deaths])]
     if max_dimension < 1:
@@ -117,7 +118,7 @@ def persistence_diagrams(
     try:
         import gudhi
     except ImportError as error:
-        raise ImportError(
+        raise MissingDependencyError(
             "Diagrams above dimension 0 need ripser or gudhi: pip install 'topoae[tda]'."
         ) from error
     complex_ = gudhi.RipsComplex(distance_matrix=dist).create_simplex_tree(
@@ -138,7 +139,7 @@ def subsample_indices(n: int, n_subsample: int | None, random_state: int | None)
     if n_subsample is None or n_subsample >= n:
         return np.arange(n)
     if n_subsample < 3:
-        raise ValueError(f"n_subsample must be >= 3, got {n_subsample}.")
+        raise InputError(f"n_subsample must be >= 3, got {n_subsample}.")
     return np.sort(np.random.default_rng(random_state).choice(n, n_subsample, replace=False))
 
 
@@ -150,7 +151,7 @@ def _space_diagrams(A: np.ndarray, max_dimension: int, normalize: bool) -> list[
     if normalize:
         top = dist.max()
         if top == 0:
-            raise ValueError("All points coincide; cannot normalise distances.")
+            raise InputError("All points coincide; cannot normalise distances.")
         dist /= top
     return persistence_diagrams(dist, max_dimension, metric="precomputed")
 
@@ -196,7 +197,7 @@ def wasserstein_distance(a: np.ndarray, b: np.ndarray, *, order: float = 1.0) ->
     a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError("Diagrams must have finite points only; drop infinite classes first.")
+        raise InputError("Diagrams must have finite points only; drop infinite classes first.")
     if len(a) + len(b) == 0:
         return 0.0
     cost = _diagonal_cost_matrix(a, b) ** order
@@ -213,11 +214,13 @@ def distances_between(a: list[np.ndarray], b: list[np.ndarray]) -> dict[str, flo
         Finite ``(birth, death)`` pairs per dimension 0 … D, as :func:`persistence_diagrams`.
     """
     if len(a) != len(b):
-        raise ValueError(f"Diagram lists of different lengths: {len(a)} and {len(b)}.")
+        raise InputError(f"Diagram lists of different lengths: {len(a)} and {len(b)}.")
     try:
         import gudhi
     except ImportError as error:
-        raise ImportError("Bottleneck distances need gudhi: pip install 'topoae[tda]'.") from error
+        raise MissingDependencyError(
+            "Bottleneck distances need gudhi: pip install 'topoae[tda]'."
+        ) from error
     # The exact Hungarian matching above, not gudhi.hera: hera's auction can fail to
     # terminate on (near-)identical diagrams.
     result = {}
@@ -256,9 +259,9 @@ class PersistenceComparison:
 def _checked(X: Any, Z: Any, max_dimension: int) -> tuple[np.ndarray, np.ndarray]:
     X, Z = _check_pair(X, Z)
     if not 0 <= max_dimension <= MAX_DIMENSION:
-        raise ValueError(f"max_dimension must be 0, 1 or 2, got {max_dimension}.")
+        raise InputError(f"max_dimension must be 0, 1 or 2, got {max_dimension}.")
     if len(X) < 3:
-        raise ValueError(f"Need at least 3 points for persistence diagrams, got {len(X)}.")
+        raise InputError(f"Need at least 3 points for persistence diagrams, got {len(X)}.")
     return X, Z
 
 
@@ -288,7 +291,7 @@ def compare_persistence_each(
     dict of str to PersistenceComparison
     """
     if not embeddings:
-        raise ValueError("embeddings must name at least one embedding.")
+        raise InputError("embeddings must name at least one embedding.")
     checked = {name: _checked(X, Z, max_dimension) for name, Z in embeddings.items()}
     X = next(iter(checked.values()))[0]
     idx = subsample_indices(len(X), n_subsample, random_state)

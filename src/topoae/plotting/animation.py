@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_bytes
-from topoae.errors import MissingDependencyError
+from topoae.errors import InputError, MissingDependencyError
 from topoae.plotting.embeddings import add_class_legend, draw_embedding
 from topoae.plotting.style import (
     PANEL_SIZE,
@@ -57,33 +57,33 @@ class Snapshots:
     def __post_init__(self) -> None:
         self.latent = np.asarray(self.latent, dtype=np.float64)
         if self.latent.ndim != 3 or self.latent.shape[0] < 1 or self.latent.shape[2] < 2:
-            raise ValueError(
+            raise InputError(
                 f"Snapshots of {self.title!r}: latent must have shape (S, s, k) with S >= 1 "
                 f"and k >= 2, got {self.latent.shape}."
             )
         if not np.isfinite(self.latent).all():
-            raise ValueError(
+            raise InputError(
                 f"Snapshots of {self.title!r} contain NaN or infinite codes (did training "
                 "diverge?)."
             )
         n_snapshots, n_points = self.latent.shape[:2]
         self.epoch = np.asarray(self.epoch)
         if self.epoch.shape != (n_snapshots,):
-            raise ValueError(
+            raise InputError(
                 f"Snapshots of {self.title!r}: epoch must have shape ({n_snapshots},), "
                 f"got {self.epoch.shape}."
             )
         if self.step is not None:
             self.step = np.asarray(self.step)
             if self.step.shape != (n_snapshots,):
-                raise ValueError(
+                raise InputError(
                     f"Snapshots of {self.title!r}: step must have shape ({n_snapshots},), "
                     f"got {self.step.shape}."
                 )
         if self.labels is not None:
             self.labels = np.asarray(self.labels)
             if self.labels.shape != (n_points,):
-                raise ValueError(
+                raise InputError(
                     f"Snapshots of {self.title!r}: labels must have shape ({n_points},), "
                     f"got {self.labels.shape}."
                 )
@@ -91,7 +91,7 @@ class Snapshots:
     def thinned(self, max_frames: int) -> Snapshots:
         """At most ``max_frames`` (>= 2) snapshots, evenly spaced, the first and last kept."""
         if max_frames < 2:
-            raise ValueError(f"max_frames must be >= 2, got {max_frames}.")
+            raise InputError(f"max_frames must be >= 2, got {max_frames}.")
         count = self.latent.shape[0]
         if count <= max_frames:
             return self
@@ -145,7 +145,7 @@ def check_animation_path(path: str | os.PathLike) -> str:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):
-        raise ValueError(f"Cannot tell the animation format of {str(path)!r}: use .gif or .mp4.")
+        raise InputError(f"Cannot tell the animation format of {str(path)!r}: use .gif or .mp4.")
     if suffix == ".mp4" and find_ffmpeg() is None:
         raise MissingDependencyError(
             f"Writing {path.name} needs ffmpeg: install the plot extra "
@@ -236,9 +236,9 @@ def animate_snapshots(
     """
     check_animation_path(path)
     if not runs:
-        raise ValueError("animate_snapshots needs at least one run.")
+        raise InputError("animate_snapshots needs at least one run.")
     if fps <= 0 or dpi <= 0 or hold_last < 0:
-        raise ValueError("fps and dpi must be positive and hold_last >= 0.")
+        raise InputError("fps and dpi must be positive and hold_last >= 0.")
     planar = [run.planar() for run in runs]
     n_frames = max(p.shape[0] for p in planar)
     all_labels = [run.labels for run in runs if run.labels is not None]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
 from topoae.plotting.style import CLASS_COLORS, new_figure, save_figure, style_context
 
 __all__ = ["COMPONENTS", "plot_history"]
@@ -60,14 +61,14 @@ def plot_history(
     matplotlib.figure.Figure
     """
     if not histories or not any(histories.values()):
-        raise ValueError("histories must map at least one run name to a non-empty history.")
+        raise InputError("histories must map at least one run name to a non-empty history.")
     keys = {key for history in histories.values() for record in history for key in record}
     if components is None:
         components = [
             name for name, _ in COMPONENTS if f"train_{name}" in keys or f"val_{name}" in keys
         ]
     if not components:
-        raise ValueError(
+        raise InputError(
             "No loss components found in the histories (expected keys like 'train_loss')."
         )
     titles = dict(COMPONENTS)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
 from topoae.plotting.style import PANEL_SIZE, new_figure, save_figure, style_context
 
 __all__ = ["draw_barcode", "draw_diagram", "plot_diagram_panels", "plot_persistence"]
@@ -24,7 +25,7 @@ def _as_diagrams(diagrams: Sequence[Any], name: str) -> list[np.ndarray]:
     """Each dimension's ``(birth, death)`` pairs as a float array of shape (k, 2)."""
     out = [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
     if not out:
-        raise ValueError(f"{name} must hold the diagram of at least dimension 0.")
+        raise InputError(f"{name} must hold the diagram of at least dimension 0.")
     return out
 
 
@@ -222,7 +223,7 @@ def plot_diagram_panels(
     import math
 
     if not panels:
-        raise ValueError("panels must name at least one method.")
+        raise InputError("panels must name at least one method.")
     data_diagrams = _as_diagrams(data_diagrams, "data_diagrams")
     drawn: list[tuple[str, list[np.ndarray], dict[str, float] | None]] = [
         (data_name, data_diagrams, None)

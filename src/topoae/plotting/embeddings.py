@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
 from topoae.plotting.style import (
     PANEL_SIZE,
     class_color_map,
@@ -24,16 +25,16 @@ def check_embedding(name: str, Z: Any, labels: Any) -> tuple[np.ndarray, np.ndar
     """Validate one ``(Z, labels)`` entry; returns float64 ``Z (n, 2)`` and labels or None."""
     Z = np.asarray(Z, dtype=np.float64)
     if Z.ndim != 2 or Z.shape[1] != 2:
-        raise ValueError(
+        raise InputError(
             f"Embedding {name!r} must have shape (n, 2), got {Z.shape}; "
             "project it to two dimensions first."
         )
     if not np.all(np.isfinite(Z)):
-        raise ValueError(f"Embedding {name!r} contains NaN or infinite values.")
+        raise InputError(f"Embedding {name!r} contains NaN or infinite values.")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(Z),):
-            raise ValueError(
+            raise InputError(
                 f"Labels of {name!r} must have shape ({len(Z)},) to match the embedding, "
                 f"got {labels.shape}."
             )
@@ -162,11 +163,11 @@ def plot_embeddings(
     1
     """
     if not isinstance(embeddings, Mapping) or not embeddings:
-        raise ValueError("embeddings must be a non-empty dict of name -> (Z, labels).")
+        raise InputError("embeddings must be a non-empty dict of name -> (Z, labels).")
     checked = {}
     for name, entry in embeddings.items():
         if not isinstance(entry, tuple | list) or len(entry) != 2:
-            raise ValueError(
+            raise InputError(
                 f"embeddings[{name!r}] must be a pair (Z, labels); labels may be None."
             )
         checked[name] = check_embedding(name, *entry)
@@ -174,7 +175,7 @@ def plot_embeddings(
     if ncols is None:
         ncols = n_panels if n_panels <= 4 else 4
     if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}.")
+        raise InputError(f"ncols must be >= 1, got {ncols}.")
     ncols = min(ncols, n_panels)
     nrows = math.ceil(n_panels / ncols)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from topoae.errors import InputError
 from topoae.plotting.animation import check_animation_path, write_animation
 from topoae.plotting.diagrams import DIMENSION_STYLE
 from topoae.plotting.style import PANEL_SIZE, new_figure, style_context
@@ -35,7 +36,7 @@ def noisy_circle(n: int = 40, *, noise: float = 0.1, radius: float = 1.0, seed: 
     ndarray of shape (n, 2)
     """
     if n < 3:
-        raise ValueError(f"A circle needs at least 3 points, got n={n}.")
+        raise InputError(f"A circle needs at least 3 points, got n={n}.")
     rng = np.random.default_rng(seed)
     angles = rng.uniform(0, 2 * np.pi, n)
     points = radius * np.column_stack([np.cos(angles), np.sin(angles)])
@@ -54,7 +55,7 @@ def read_points_csv(path: str | os.PathLike) -> np.ndarray:
     text = Path(path).read_text()
     rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
     if not rows:
-        raise ValueError(f"{path} holds no rows; expected columns x,y (a header is optional).")
+        raise InputError(f"{path} holds no rows; expected columns x,y (a header is optional).")
     header = None
     try:
         [float(c) for c in rows[0]]
@@ -62,13 +63,13 @@ def read_points_csv(path: str | os.PathLike) -> np.ndarray:
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     keep = [i for i, name in enumerate(header or rows[0]) if header is None or name != "labels"]
     if len(keep) < 2:
-        raise ValueError(f"{path} needs at least two coordinate columns, found {len(keep)}.")
+        raise InputError(f"{path} needs at least two coordinate columns, found {len(keep)}.")
     try:
         points = np.array([[float(row[i]) for i in keep[:2]] for row in rows])
     except (ValueError, IndexError) as error:
-        raise ValueError(f"{path}: every row needs two numbers in columns {keep[:2]}.") from error
+        raise InputError(f"{path}: every row needs two numbers in columns {keep[:2]}.") from error
     if len(points) < 3 or not np.isfinite(points).all():
-        raise ValueError(f"{path} needs at least 3 points with finite coordinates.")
+        raise InputError(f"{path} needs at least 3 points with finite coordinates.")
     return points
 
 
@@ -142,25 +143,25 @@ def animate_filtration(
     check_animation_path(path)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
-        raise ValueError(f"points must have shape (n, 2) with n >= 3, got {points.shape}.")
+        raise InputError(f"points must have shape (n, 2) with n >= 3, got {points.shape}.")
     if not np.isfinite(points).all():
-        raise ValueError("points must not contain NaN or infinite values.")
+        raise InputError("points must not contain NaN or infinite values.")
     if len(points) > MAX_POINTS:
-        raise ValueError(
+        raise InputError(
             f"{len(points)} points is too many to draw a filtration (at most {MAX_POINTS}); "
             "subsample them first."
         )
     if n_frames < 2:
-        raise ValueError(f"n_frames must be >= 2, got {n_frames}.")
+        raise InputError(f"n_frames must be >= 2, got {n_frames}.")
     diagrams = [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
     if not 1 <= len(diagrams) <= len(DIMENSION_STYLE):
-        raise ValueError(f"diagrams must hold 1 to 3 dimensions, got {len(diagrams)}.")
+        raise InputError(f"diagrams must hold 1 to 3 dimensions, got {len(diagrams)}.")
     deaths = np.concatenate([d[:, 1] for d in diagrams])
     deaths = deaths[np.isfinite(deaths)]
     if max_scale is None:
         max_scale = 1.1 * float(deaths.max()) if len(deaths) else 1.0
     if not max_scale > 0:
-        raise ValueError(f"max_scale must be positive, got {max_scale}.")
+        raise InputError(f"max_scale must be positive, got {max_scale}.")
     scales = np.linspace(0.0, max_scale, n_frames)
     edges, edge_values, triangles, triangle_values = rips_simplices(points)
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from topoae._io import atomic_write_bytes
+from topoae.errors import InputError, MissingDependencyError
 
 __all__ = [
     "CLASS_COLORS",
@@ -71,7 +72,7 @@ def require_matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError as error:
-        raise ImportError(f"Drawing needs matplotlib: {INSTALL_HINT}") from error
+        raise MissingDependencyError(f"Drawing needs matplotlib: {INSTALL_HINT}") from error
     return matplotlib
 
 
@@ -133,7 +134,7 @@ def figure_format(path: str | os.PathLike) -> str:
     """The matplotlib format for ``path``'s suffix (png, pdf or svg)."""
     suffix = Path(path).suffix.lower()
     if suffix not in _FORMATS:
-        raise ValueError(
+        raise InputError(
             f"Cannot tell the image format of {str(path)!r}: use a .png, .pdf or .svg file name."
         )
     return _FORMATS[suffix]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from topoae.errors import InputError
 from topoae.plotting.animation import Snapshots
 from topoae.runs.folder import load_run
 
@@ -27,7 +28,7 @@ def snapshots_from_run(path: str | os.PathLike, title: str | None = None) -> Sna
     """
     run = load_run(Path(path))
     if run.snapshots is None:
-        raise ValueError(
+        raise InputError(
             f"{path} has no snapshots.npz; train it with `topoae train --snapshot-every N` "
             "to record the latent codes during training."
         )

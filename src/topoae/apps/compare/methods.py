@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from topoae.datasets import Dataset
+from topoae.errors import InputError
 from topoae.paper import AUTOENCODERS, COLUMNS, CYCLE_METHODS, METHODS
 
 __all__ = ["PROTOCOLS", "MethodResult", "run_method"]
@@ -63,7 +64,7 @@ def _flat(x: np.ndarray) -> np.ndarray:
 def check_protocol(protocol: str) -> None:
     """A ValueError naming the choices unless ``protocol`` is one of :data:`PROTOCOLS`."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"Unknown protocol {protocol!r}; choose 'clean' or 'reference'.")
+        raise InputError(f"Unknown protocol {protocol!r}; choose 'clean' or 'reference'.")
 
 
 def run_method(
@@ -112,7 +113,7 @@ def run_method(
     from topoae import metrics
 
     if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
+        raise InputError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
     check_protocol(protocol)
     ks = tuple(metrics.DEFAULT_KS if ks is None else ks)
     sigmas = tuple(metrics.DEFAULT_SIGMAS if sigmas is None else sigmas)

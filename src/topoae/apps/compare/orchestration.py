@@ -19,6 +19,7 @@ from topoae._lock import RunFolder
 from topoae.apps.compare.methods import MethodResult, check_protocol, run_method
 from topoae.apps.compare.results import Comparison, jsonable, resume, save_results
 from topoae.datasets import Dataset
+from topoae.errors import InputError
 from topoae.paper import AUTOENCODERS, DEFAULT_METHODS, METHODS, PAPER_SEEDS
 from topoae.runs.experiment import resolve_preset
 from topoae.runs.folder import check_run, record_run
@@ -35,7 +36,7 @@ Log = Callable[[str], None]
 def paper_seeds(n: int) -> list[int]:
     """The first ``n`` of the paper's five repetition seeds (:data:`topoae.paper.PAPER_SEEDS`)."""
     if not 1 <= n <= len(PAPER_SEEDS):
-        raise ValueError(
+        raise InputError(
             f"The paper has {len(PAPER_SEEDS)} repetition seeds; ask for 1 to "
             f"{len(PAPER_SEEDS)}, got {n} (give explicit seeds for more)."
         )
@@ -52,18 +53,18 @@ def _checked_request(
     """Methods without repeats and the seed list; a ValueError for anything unusable."""
     methods = list(dict.fromkeys(methods))
     if not methods:
-        raise ValueError("No methods given; choose from " + ", ".join(METHODS) + ".")
+        raise InputError("No methods given; choose from " + ", ".join(METHODS) + ".")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"Unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}."
         )
     check_protocol(protocol)
     seeds = paper_seeds(seeds) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"Seeds must be a non-empty list without repeats, got {seeds}.")
+        raise InputError(f"Seeds must be a non-empty list without repeats, got {seeds}.")
     if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}.")
+        raise InputError(f"jobs must be >= 1, got {jobs}.")
     return methods, seeds
 
 
@@ -336,7 +337,7 @@ def _compare(
     preset = resolve_preset(first, preset)
     methods = _without_slow(methods, first, log or _quiet)
     if not methods:
-        raise ValueError("No methods left to run (Isomap was skipped for the size).")
+        raise InputError("No methods left to run (Isomap was skipped for the size).")
     # The paper's k = 10…200 unless the test split is too small for them.
     ks = metrics.usable_ks(len(first.x_test)) if ks is None else tuple(int(k) for k in ks)
     sigmas = tuple(float(s) for s in (metrics.DEFAULT_SIGMAS if sigmas is None else sigmas))

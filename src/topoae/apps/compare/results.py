@@ -27,7 +27,7 @@ from topoae._io import write_json
 from topoae._safe_files import read_json
 from topoae._version import __version__
 from topoae.apps.compare.tables import Summary, summarize, table_csv, table_markdown, table_rows
-from topoae.errors import DataFileError, RunFolderError
+from topoae.errors import DataFileError, InputError, RunFolderError
 from topoae.paper import METHODS
 from topoae.runs.folder import check_run
 
@@ -227,7 +227,7 @@ def resume(comparison: Comparison) -> None:
         Its ``results.json`` is damaged or not a comparison.
     """
     if comparison.out is None:
-        raise ValueError("resume needs a comparison with an output folder (out)")
+        raise InputError("resume needs a comparison with an output folder (out)")
     path = comparison.out / "results.json"
     if not path.exists():
         return
@@ -254,7 +254,7 @@ def resume(comparison: Comparison) -> None:
 def save_results(comparison: Comparison) -> Path:
     """Write ``comparison.out / "results.json"`` atomically (see the module docstring)."""
     if comparison.out is None:
-        raise ValueError("save_results needs a comparison with an output folder (out)")
+        raise InputError("save_results needs a comparison with an output folder (out)")
     settings = dict(comparison.settings)
     settings.setdefault("all_methods", settings["methods"])
     settings.setdefault("all_seeds", settings["seeds"])

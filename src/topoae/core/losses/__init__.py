@@ -23,6 +23,7 @@ from topoae.core.losses._autograd import (
 from topoae.core.losses._device import device_pairing_available, device_topological_terms
 from topoae.core.losses._kernels import _normalised_distances, _pairs_and_overlap
 from topoae.core.topology import check_distance_matrix
+from topoae.errors import InputError
 
 __all__ = [
     "MATCH_MODES",
@@ -221,7 +222,7 @@ class TopologicalSignatureLoss(nn.Module):
     def __init__(self, match_edges: str = "symmetric", *, check_input: bool = True):
         super().__init__()
         if match_edges not in MATCH_MODES:
-            raise ValueError(
+            raise InputError(
                 f"match_edges must be one of {', '.join(MATCH_MODES)}; got {match_edges!r}."
             )
         self.match_edges = match_edges
@@ -250,7 +251,7 @@ class TopologicalSignatureLoss(nn.Module):
         terms : TopologicalLossTerms, only if ``return_components``
         """
         if dist_x.shape != dist_z.shape or dist_x.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 "dist_x and dist_z must both have shape (m, m) for the same m; got "
                 f"{tuple(dist_x.shape)} and {tuple(dist_z.shape)}."
             )
@@ -292,7 +293,7 @@ class TopologicalSignatureLoss(nn.Module):
         """
         m = latent.shape[0]
         if latent.ndim != 2 or tuple(dist_x.shape) != (m, m):
-            raise ValueError(
+            raise InputError(
                 f"Expected dist_x of shape (m, m) and latent of shape (m, k); got "
                 f"{tuple(dist_x.shape)} and {tuple(latent.shape)}."
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from topoae.core._device_prim import available, device_pairs
+from topoae.errors import InputError
 
 __all__ = ["device_pairing_available", "device_topological_terms"]
 
@@ -79,5 +80,5 @@ def device_topological_terms(
         # Both pairings come in filtration order: the death vectors are already sorted.
         total = (x_at_x - z_at_z).pow(2).sum()
     else:
-        raise ValueError(f"Unknown match_edges {match_edges!r}.")
+        raise InputError(f"Unknown match_edges {match_edges!r}.")
     return total, x_to_z, z_to_x, shared.sum()
