@@ -17,6 +17,8 @@ from topoae.apps.compare import (
     summarize,
 )
 from topoae.apps.compare import orchestration as compare_module
+from topoae.apps.compare.results import Comparison, save_results
+from topoae.apps.compare.tables import ESTIMATE_NOTE, intervals, table_markdown
 from topoae.errors import DataFileError
 from topoae.paper import COLUMNS, PAPER_SEEDS, PAPER_TABLE
 from topoae.runs.folder import load_run, read_embedding_csv
@@ -92,6 +94,25 @@ def test_results_hold_every_measure_and_the_settings(small_run):
     assert ae["info"]["config"]["train_on_validation"] is False
     assert ae["info"]["epochs"] == 1
     assert saved["summary"]["pca"]["kl_0.1"]["n"] == 2
+    assert "ci95" not in saved["summary"]["pca"]["kl_0.1"]  # exact: no interval stored
+
+
+def _loo_knn_accuracy(Z, y, k=5):
+    """Leave-one-out k-NN accuracy by brute force (majority of the k nearest others)."""
+    d = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nearest = np.argsort(d, axis=1)[:, :k]
+    votes = np.array([np.bincount(y[row], minlength=y.max() + 1).argmax() for row in nearest])
+    return float(np.mean(votes == y))
+
+
+def test_labelled_data_adds_knn_accuracy(small_run):
+    out, comparison, _ = small_run
+    for method, seed in (("pca", 1), ("ae", 2)):
+        record = comparison.record(method, seed)
+        latent, labels = read_embedding_csv(out / record["embedding"])
+        expected = _loo_knn_accuracy(latent, labels.astype(int))
+        assert record["measures"]["knn_accuracy"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_table_has_ours_and_the_papers_rows(small_run):
@@ -172,6 +193,44 @@ def test_summarize_is_mean_and_sample_std():
     assert "data_mse" not in summary["pca"]
 
 
+def _estimated_records():
+    """PCA on two seeds and TopoAE on one, every measure an estimate with a 95 % half-width."""
+    records = []
+    for method, seed, value in (("pca", 1, 0.2), ("pca", 2, 0.3), ("topoae", 1, 0.25)):
+        measures = {"kl_0.1": value, "kl_0.1_ci95": 0.004, "continuity": 0.8}
+        measures.update(estimated=True, estimated_measures=["kl_0.1"])
+        records.append({"method": method, "seed": seed, "measures": measures})
+    return records
+
+
+def test_a_one_seed_estimate_shows_its_interval_and_several_seeds_their_spread():
+    records = _estimated_records()
+    assert intervals(records) == {"topoae": {"kl_0.1": 0.004}}
+    table = table_markdown(summarize(records), ["pca", "topoae"], None, intervals(records))
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    lines = {line.split("|")[1].strip(): line for line in rows}
+    assert "| 0.25 ± 0.004* |" in lines["TopoAE"]
+    assert "| 0.8 " in lines["TopoAE"] and "0.8 ±" not in lines["TopoAE"]  # exact: value only
+    assert "| 0.25 ± 0.071 " in lines["PCA"] and "*" not in lines["PCA"]  # spread over seeds
+    assert table.endswith(ESTIMATE_NOTE)
+    # Exact records: the table of before (no marks, no note).
+    exact = [{**r, "measures": {"kl_0.1": r["measures"]["kl_0.1"]}} for r in records]
+    plain = table_markdown(summarize(exact), ["pca", "topoae"], None, intervals(exact))
+    assert "*" not in plain and "| 0.25 " in plain
+
+
+def test_results_store_the_intervals_and_read_them_back(tmp_path):
+    settings = {"dataset": "spheres", "methods": ["pca", "topoae"], "seeds": [1, 2]}
+    comparison = Comparison(settings, _estimated_records(), out=tmp_path)
+    save_results(comparison)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["summary"]["topoae"]["kl_0.1"] == {"mean": 0.25, "std": 0.0, "n": 1, "ci95": 0.004}
+    assert "ci95" not in saved["summary"]["pca"]["kl_0.1"]
+    loaded = load_results(tmp_path)
+    assert loaded.records == comparison.records
+    assert "0.25 ± 0.004*" in loaded.table_markdown()
+
+
 def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown method.*lle"):
         compare("spheres", methods=["pca", "lle"], seeds=[1])
@@ -220,6 +279,11 @@ def _results(records):
         (_results([{"method": "pca", "seed": 1}]), "no measures"),
         (_results([{"method": "pca", "seed": 1, "measures": {"kl_0.1": "x"}}]), "not a number"),
         (_results([{"method": "pca", "seed": 1, "measures": {}, "embedding": "/x"}]), "inside"),
+        (_results([{"method": "pca", "seed": 1, "measures": {"estimated": 1}}]), "true/false"),
+        (
+            _results([{"method": "pca", "seed": 1, "measures": {"estimated_measures": [2]}}]),
+            "list of measure names",
+        ),
     ],
 )
 def test_load_results_names_the_file_and_the_problem(tmp_path, text, message):

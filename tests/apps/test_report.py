@@ -221,3 +221,35 @@ def test_report_leaves_out_missing_parts(tmp_path, run_dir):
         assert f"<h2>{title}</h2>" not in page
     assert "Persistence diagrams left out" in page and "not-a-dataset" in page
     assert len(images_of(page)) == 1
+
+
+def test_estimated_measures_show_their_intervals(tmp_path, compare_dir, run_dir):
+    from topoae.apps.compare.tables import ESTIMATE_NOTE
+
+    folder = tmp_path / "estimated"
+    shutil.copytree(compare_dir, folder)
+    saved = json.loads((folder / "results.json").read_text())
+    for record in saved["records"]:
+        record["measures"].update(
+            {"continuity_ci95": 0.004, "estimated": True, "estimated_measures": ["continuity"]}
+        )
+    (folder / "results.json").write_text(json.dumps(saved))
+    page = build_report(folder, n_subsample=50, dpi=50).read_text()
+    measures = page.split("<h2>Measures</h2>")[1].split("</section>")[0]
+    # TopoAE has one seed: the estimate's interval, marked; PCA has two: their spread.
+    assert "<td>TopoAE</td><td>1</td><td>–</td><td>0.227</td>" in measures
+    rows = {row.split("</td>")[0]: row for row in measures.split("<tr><td>")[1:]}
+    assert "<td>0.8 ± 0.004*</td>" in rows["TopoAE"]
+    assert "<td>0.264 ± 0.052</td>" in rows["PCA"] and "*" not in rows["PCA"]
+    assert ESTIMATE_NOTE in measures
+
+    # A run whose summary holds a half-width shows it the same way.
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["kl_0.1_ci95"] = 0.002
+    (run / "summary.json").write_text(json.dumps(summary))
+    page = build_report(run, n_subsample=50, dpi=50).read_text()
+    measures = page.split("<h2>Measures</h2>")[1].split("</section>")[0]
+    assert f"<td>{summary['kl_0.1']:.3g} ± 0.002*</td>" in measures
+    assert ESTIMATE_NOTE in measures and "kl_0.1_ci95" not in measures

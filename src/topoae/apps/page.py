@@ -66,18 +66,21 @@ def table(
     return f'<div class="wide"><table class="{css_class}">{inner}</table></div>'
 
 
-def measures_table(headers: list[str], rows: list[list[str]], *, seeds: bool = True) -> str:
+def measures_table(
+    headers: list[str], rows: list[list[str]], *, seeds: bool = True, note: str | None = None
+) -> str:
     """The measures as the command line prints them: one column per measure, 3 digits.
 
     ``seeds``: the cells are means ± sample standard deviations over seeds (a comparison),
-    else one run's values.
+    else one run's values. ``note``: a line under the table (what a marked cell means).
     """
     what = "mean ± sample standard deviation over the seeds" if seeds else "one run"
     text = (
         f"<p>Test split; {what}, 3 significant digits; <em>(paper)</em> rows: the "
         "paper's Table 1 (means of 5 runs).</p>"
     )
-    return text + table(headers, rows, "measures")
+    after = f"<p>{esc(note)}</p>" if note else ""
+    return text + table(headers, rows, "measures") + after
 
 
 def flatten(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

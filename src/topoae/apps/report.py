@@ -35,7 +35,7 @@ import numpy as np
 from topoae._io import atomic_write_text
 from topoae._safe_files import read_json
 from topoae._version import __version__
-from topoae.apps.compare.tables import format_number, table_rows
+from topoae.apps.compare.tables import ESTIMATE_NOTE, format_number, has_estimates, table_rows
 from topoae.apps.page import (
     Section,
     esc,
@@ -268,23 +268,29 @@ def _run_sections(
 def _run_measures(summary: dict[str, Any], model: str, dataset: str) -> str:
     """The run's measures as one row of the comparison's table (beside the paper's row),
     then its other facts (epochs, losses, seconds) to 3 significant digits."""
-    measured = {
-        key: (float(summary[key]), 0.0, 1)
-        for key, _ in COLUMNS
-        if isinstance(summary.get(key), int | float) and not isinstance(summary[key], bool)
+    measured = {key: (float(summary[key]), 0.0, 1) for key, _ in COLUMNS if _number(summary, key)}
+    # A sampled estimate's 95 % half-width, where the run recorded one.
+    cis = {
+        key: float(summary[f"{key}_ci95"]) for key in measured if _number(summary, f"{key}_ci95")
     }
     parts = []
     if measured:
-        headers, rows = table_rows({model: measured}, [model], dataset)
-        parts.append(measures_table(headers, rows, seeds=False))
+        headers, rows = table_rows({model: measured}, [model], dataset, {model: cis})
+        footer = ESTIMATE_NOTE if has_estimates(rows) else None
+        parts.append(measures_table(headers, rows, seeds=False, note=footer))
+    shown = {*measured, *(f"{key}_ci95" for key in cis)}
     facts = [
         (key, format_number(value) if isinstance(value, float) else value)
         for key, value in flatten(summary)
-        if key not in measured
+        if key not in shown
     ]
     if facts:
         parts.append(table(["", "value"], facts))
     return "".join(parts)
+
+
+def _number(values: dict[str, Any], key: str) -> bool:
+    return isinstance(values.get(key), int | float) and not isinstance(values[key], bool)
 
 
 # --------------------------------------------------------------------------- compare folder
@@ -354,7 +360,9 @@ def _compare_sections(
 
     def measures() -> str | None:
         if comparison is not None and comparison.records:
-            return measures_table(*comparison.table())
+            headers, rows = comparison.table()
+            footer = ESTIMATE_NOTE if has_estimates(rows) else None
+            return measures_table(headers, rows, note=footer)
         if (folder / "table.md").exists():
             return f"<pre>{esc((folder / 'table.md').read_text())}</pre>"
         return None

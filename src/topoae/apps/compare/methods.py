@@ -61,6 +61,11 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).reshape(len(x), -1)
 
 
+def _test_labels(data: Dataset) -> np.ndarray | None:
+    """The test labels where the data set has real ones (they add ``knn_accuracy``)."""
+    return data.y_test if data.has_labels else None
+
+
 def check_protocol(protocol: str) -> None:
     """A ValueError naming the choices unless ``protocol`` is one of :data:`PROTOCOLS`."""
     if protocol not in PROTOCOLS:
@@ -145,7 +150,9 @@ def run_method(
         method, data, seed=seed, preset=preset, ks=ks, sigmas=sigmas
     )
     before = time.perf_counter()
-    measures = metrics.evaluate(_flat(data.x_test), latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
+    measures = metrics.evaluate(
+        _flat(data.x_test), latent, ks=ks, sigmas=sigmas, X_hat=x_hat, labels=_test_labels(data)
+    )
     seconds = {
         "fit": fit_seconds,
         "embed": embed_seconds,
@@ -217,8 +224,10 @@ def _run_autoencoder(
                 f"({record['seconds']:.1f}s/epoch)"
             )
 
+    labels = _test_labels(data)
+
     def measures(x_test, latent, x_hat):
-        return metrics.evaluate(x_test, latent, ks=ks, sigmas=sigmas, X_hat=x_hat)
+        return metrics.evaluate(x_test, latent, ks=ks, sigmas=sigmas, X_hat=x_hat, labels=labels)
 
     # Each autoencoder's run folder is a train folder, held by whoever trains it.
     writer = RunFolder(run_dir, "train") if run_dir is not None else contextlib.nullcontext()
@@ -234,7 +243,8 @@ def _run_autoencoder(
             callback=progress,
             meta={"protocol": protocol},
             measures=measures,
-            summary_measures=[key for key, _ in COLUMNS],
+            # The half-widths are present only where the measures were estimated.
+            summary_measures=[name for key, _ in COLUMNS for name in (key, f"{key}_ci95")],
         )
         if folder is not None:
             record_run(folder)

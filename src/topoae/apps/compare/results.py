@@ -7,7 +7,8 @@
     settings        data set, methods, seeds, protocol, epochs, ks, sigmas, split sizes;
                     all_methods / all_seeds: every pair the folder holds, over sessions
     wall_seconds    time spent computing, summed over resumed sessions
-    summary         method -> measure -> {mean, std, n} over the requested seeds
+    summary         method -> measure -> {mean, std, n} over the requested seeds (and ci95,
+                    the 95 % half-width, where a one-seed value is a sampled estimate)
     records         one per finished method/seed: method, seed, measures, seconds, info,
                     embedding (a CSV path relative to the folder), run_dir (autoencoders)
 
@@ -26,7 +27,15 @@ from typing import Any
 from topoae._io import write_json
 from topoae._safe_files import read_json
 from topoae._version import __version__
-from topoae.apps.compare.tables import Summary, summarize, table_csv, table_markdown, table_rows
+from topoae.apps.compare.tables import (
+    Intervals,
+    Summary,
+    intervals,
+    summarize,
+    table_csv,
+    table_markdown,
+    table_rows,
+)
 from topoae.errors import DataFileError, InputError, RunFolderError
 from topoae.paper import METHODS
 from topoae.runs.folder import check_run
@@ -83,13 +92,20 @@ class Comparison:
         """Method -> measure -> (mean, std, n) over the requested seeds (see :func:`summarize`)."""
         return summarize(self.records, self.settings["methods"], self.settings["seeds"])
 
+    def intervals(self) -> Intervals:
+        """Method -> measure -> 95 % half-width of one-seed estimates (see :func:`intervals`)."""
+        return intervals(self.records, self.settings["methods"], self.settings["seeds"])
+
     def table(self) -> tuple[list[str], list[list[str]]]:
-        """Headers and rows of the table: ours (mean ± std) and the paper's."""
-        return table_rows(self.summary(), self.table_methods, self.settings.get("preset"))
+        """Headers and rows of the table: ours (mean ± std, or ± ci95* for a one-seed
+        estimate) and the paper's."""
+        preset = self.settings.get("preset")
+        return table_rows(self.summary(), self.table_methods, preset, self.intervals())
 
     def table_markdown(self) -> str:
         """The table as Markdown (what ``topoae compare`` prints)."""
-        return table_markdown(self.summary(), self.table_methods, self.settings.get("preset"))
+        preset = self.settings.get("preset")
+        return table_markdown(self.summary(), self.table_methods, preset, self.intervals())
 
     def table_csv(self) -> str:
         """Machine-readable table: one row per method and source (ours / paper)."""
@@ -158,7 +174,10 @@ def _check_record(path: Path, index: int, record: Any) -> dict[str, Any]:
     measures = record.get("measures")
     if not isinstance(measures, dict):
         raise DataFileError(f"{where} ({record['method']}, seed {seed}) has no measures.")
+    _check_estimate_flags(where, record["method"], seed, measures)
     for key, value in measures.items():
+        if key in ("estimated", "estimated_measures"):
+            continue
         numbers = value if isinstance(value, list) else [value]
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
             raise DataFileError(
@@ -171,6 +190,19 @@ def _check_record(path: Path, index: int, record: Any) -> dict[str, Any]:
                 f"{where}: {key} {record[key]!r} must be a relative path inside the folder."
             )
     return record
+
+
+def _check_estimate_flags(where: str, method: str, seed: int, measures: dict) -> None:
+    """``estimated`` must be a bool and ``estimated_measures`` a list of measure names."""
+    flag = measures.get("estimated", False)
+    names = measures.get("estimated_measures", [])
+    if not isinstance(flag, bool) or not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        raise DataFileError(
+            f"{where} ({method}, seed {seed}): 'estimated' must be true/false and "
+            "'estimated_measures' a list of measure names."
+        )
 
 
 def _inside(relative: Any) -> bool:
@@ -251,6 +283,19 @@ def resume(comparison: Comparison) -> None:
         ours[f"all_{key}"] = list(dict.fromkeys([*earlier, *ours[key]]))
 
 
+def _summary_json(comparison: Comparison) -> dict[str, Any]:
+    """Mean, std, n of each cell; ``ci95`` too where a one-seed cell is an estimate."""
+    cis = comparison.intervals()
+    out: dict[str, Any] = {}
+    for method, values in comparison.summary().items():
+        out[method] = {}
+        for key, (m, s, n) in values.items():
+            out[method][key] = {"mean": m, "std": s, "n": n}
+            if n == 1 and key in cis.get(method, {}):
+                out[method][key]["ci95"] = cis[method][key]
+    return out
+
+
 def save_results(comparison: Comparison) -> Path:
     """Write ``comparison.out / "results.json"`` atomically (see the module docstring)."""
     if comparison.out is None:
@@ -265,10 +310,7 @@ def save_results(comparison: Comparison) -> Path:
             "topoae_version": __version__,
             "settings": settings,
             "wall_seconds": comparison.wall_seconds,
-            "summary": {
-                method: {key: {"mean": m, "std": s, "n": n} for key, (m, s, n) in values.items()}
-                for method, values in comparison.summary().items()
-            },
+            "summary": _summary_json(comparison),
             "records": comparison.records,
         },
     )
