@@ -19,10 +19,17 @@ import contextlib
 from topoae._threads import preserve_threads, start_numba_threads
 if "{guard}" == "start":
     start_numba_threads()
-import topoae.metrics as metrics
-X = np.random.default_rng(0).normal(size=(40, 3))
+from numba import njit, prange
+
+@njit(parallel=True)
+def total(a):  # a raw parallel kernel (topoae.metrics guards its own since)
+    s = 0.0
+    for i in prange(a.shape[0]):
+        s += a[i]
+    return s
+
 with preserve_threads() if "{guard}" == "preserve" else contextlib.nullcontext():
-    metrics.evaluate(X, X[:, :2], ks=[5], extra=False)
+    total(np.ones(1000))
 print(torch.get_num_threads())
 """
 
