@@ -82,6 +82,30 @@ def _mlp(sizes: Sequence[int], *, norm_after_activation: bool) -> list[nn.Module
     return layers
 
 
+def _mirrored(
+    shape: tuple[int, ...],
+    hidden_sizes: Sequence[int],
+    latent_dim: int,
+    *,
+    norm_after_activation: bool,
+    output: nn.Module | None = None,
+) -> tuple[nn.Sequential, nn.Sequential]:
+    """An MLP encoder ``D→hidden→latent`` and its mirror image as the decoder (built in this
+    order, so that a seeded build gives the same weights as before)."""
+    d = math.prod(shape)
+    encoder_sizes = [d, *hidden_sizes]
+    decoder_sizes = [latent_dim, *reversed(hidden_sizes)]
+    encoder = nn.Sequential(
+        *_mlp(encoder_sizes, norm_after_activation=norm_after_activation),
+        nn.Linear(encoder_sizes[-1], latent_dim),
+    )
+    last = [nn.Linear(decoder_sizes[-1], d)] + ([output] if output is not None else [])
+    decoder = nn.Sequential(
+        *_mlp(decoder_sizes, norm_after_activation=norm_after_activation), *last
+    )
+    return encoder, decoder
+
+
 class MLPAutoencoder(Autoencoder):
     """The Spheres MLP: ``d→32→32→2``, Linear→BatchNorm→ReLU blocks, mirrored linear-output decoder.
 
@@ -101,17 +125,7 @@ class MLPAutoencoder(Autoencoder):
         latent_dim: int = 2,
     ):
         shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-        d = math.prod(shape)
-        encoder_sizes = [d, *hidden_sizes]
-        decoder_sizes = [latent_dim, *reversed(hidden_sizes)]
-        encoder = nn.Sequential(
-            *_mlp(encoder_sizes, norm_after_activation=False),
-            nn.Linear(encoder_sizes[-1], latent_dim),
-        )
-        decoder = nn.Sequential(
-            *_mlp(decoder_sizes, norm_after_activation=False),
-            nn.Linear(decoder_sizes[-1], d),
-        )
+        encoder, decoder = _mirrored(shape, hidden_sizes, latent_dim, norm_after_activation=False)
         super().__init__(encoder, decoder, shape)
 
 
@@ -133,17 +147,8 @@ class DeepAutoencoder(Autoencoder):
         latent_dim: int = 2,
     ):
         shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-        d = math.prod(shape)
-        encoder_sizes = [d, *hidden_sizes]
-        decoder_sizes = [latent_dim, *reversed(hidden_sizes)]
-        encoder = nn.Sequential(
-            *_mlp(encoder_sizes, norm_after_activation=True),
-            nn.Linear(encoder_sizes[-1], latent_dim),
-        )
-        decoder = nn.Sequential(
-            *_mlp(decoder_sizes, norm_after_activation=True),
-            nn.Linear(decoder_sizes[-1], d),
-            nn.Tanh(),
+        encoder, decoder = _mirrored(
+            shape, hidden_sizes, latent_dim, norm_after_activation=True, output=nn.Tanh()
         )
         super().__init__(encoder, decoder, shape)
 
