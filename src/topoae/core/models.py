@@ -99,10 +99,10 @@ def _mirrored(
         *_mlp(encoder_sizes, norm_after_activation=norm_after_activation),
         nn.Linear(encoder_sizes[-1], latent_dim),
     )
-    last = [nn.Linear(decoder_sizes[-1], d)] + ([output] if output is not None else [])
-    decoder = nn.Sequential(
-        *_mlp(decoder_sizes, norm_after_activation=norm_after_activation), *last
-    )
+    hidden = _mlp(decoder_sizes, norm_after_activation=norm_after_activation)
+    decoder = nn.Sequential(*hidden, nn.Linear(decoder_sizes[-1], d))
+    if output is not None:
+        decoder.append(output)
     return encoder, decoder
 
 
