@@ -21,7 +21,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from topoae.metrics._distances import _blocks, _Space
-from topoae.metrics._passes import _density_args, _density_row, _k_sums, _pair_moments, _PerRow
+from topoae.metrics._passes import _density_args, _PerRow, _row_tail
 
 _LOW32 = np.int64(0xFFFFFFFF)
 
@@ -99,13 +99,9 @@ def _full_row(xrow, zrow, kx, kz, i, ks, kmax, hist, sums, pair, top, scales, si
     for p in range(kmax):
         rx_of_z[p] = rx[oz[p]]
         rz_of_x[p] = rz[ox[p]]
-    _k_sums(rx_of_z, rz_of_x, ks, sums)
-    for p in range(top.shape[0]):
-        top[p] = oz[p]
-    _pair_moments(xrow, zrow, i, pair)
-    if sigmas.shape[0] > 0:
-        _density_row(xrow, scales[0], sigmas, powers, dens[0])
-        _density_row(zrow, scales[1], sigmas, powers, dens[1])
+    _row_tail(
+        xrow, zrow, i, rx_of_z, rz_of_x, oz, ks, sums, pair, top, scales, sigmas, powers, dens
+    )
 
 
 @njit(cache=True, parallel=True)

@@ -271,6 +271,17 @@ def _row_stats(xrow, zrow, i, ks, kmax, sums, pair, top, scales, sigmas, powers,
     rx_of_z = np.empty(kmax, dtype=np.int64)
     _ranks_of(zrow, i, top_x, rz_of_x)
     _ranks_of(xrow, i, top_z, rx_of_z)
+    _row_tail(
+        xrow, zrow, i, rx_of_z, rz_of_x, top_z, ks, sums, pair, top, scales, sigmas, powers, dens
+    )
+
+
+@njit(cache=True)
+def _row_tail(
+    xrow, zrow, i, rx_of_z, rz_of_x, top_z, ks, sums, pair, top, scales, sigmas, powers, dens
+):
+    """What every rank pass does once row i's neighbours and their cross ranks are known:
+    the k sums, the Z neighbours kept, the distance moments and the KL densities."""
     _k_sums(rx_of_z, rz_of_x, ks, sums)
     for p in range(top.shape[0]):
         top[p] = top_z[p]
