@@ -2,7 +2,7 @@
 
 The paper's measures (docs/method.md §7) and a few used by later work, as plain functions
 ``f(X, Z, *, k)`` plus the registry :data:`METRICS` and :func:`evaluate`, which computes
-all of them in two chunked passes over the pairwise distances.
+all of them in one chunked pass over the pairwise distances.
 
 Definitions (Euclidean distances throughout):
 
@@ -20,11 +20,15 @@ Definitions (Euclidean distances throughout):
 - ``ℓ-RMSE = sqrt(Σ_ij (d^X_ij - d^Z_ij)² / n²)`` on raw distances.
 
 How it is fast and lean: distances are computed a block of rows at a time (BLAS Gram trick
-in float64 for high-dimensional inputs, exact differences for low-dimensional ones), and
-per row only the ``k_max`` nearest points of each space are selected, in exact
-``(distance, index)`` order; their ranks in the other space are found by one counting pass
-over the row (binary search among the sorted neighbours). No ``n × n`` matrix is ever held.
-The KL densities need the largest distance of each space first, hence a second pass.
+in float64 for high-dimensional inputs, exact differences for low-dimensional ones). In
+the exact mode every row is ranked in both spaces by a compiled O(n) bucket sort in exact
+``(distance, index)`` order (``_coranking``), which gives the co-ranking curve too; the
+sampled rows of the estimated mode keep only their ``k_max`` nearest points and find those
+points' ranks in the other space by one counting pass over the row (``_passes``). No
+``n × n`` matrix is ever held. The KL densities divide by each space's largest distance:
+the pass starts from a bound that a few farthest-point sweeps find (usually the diameter
+itself) and computes the densities again only if its rows reach farther. With a CUDA
+device the same pass runs in torch on the GPU (``_torch_pass``).
 
 Examples
 --------
@@ -65,7 +69,7 @@ from topoae.metrics._evaluate import (
     evaluate,
 )
 from topoae.metrics._passes import _kl_pass, _rank_pass
-from topoae.metrics._spearman import MAX_EXACT_PAIRS, SAMPLE_PAIRS, spearman
+from topoae.metrics._spearman import MAX_EXACT_PAIRS, SAMPLE_PAIRS, _pair_distances, spearman
 from topoae.metrics.diagrams import diagram_distances, wasserstein_distance
 
 __all__ = [
@@ -250,9 +254,7 @@ def triplet_accuracy(X, Z, *, n_triplets: int = 10_000, random_state: int | None
     l = l + (l >= hi)
 
     def order(A):
-        dij = np.sqrt(np.sum((A[i] - A[j]) ** 2, axis=1))
-        dil = np.sqrt(np.sum((A[i] - A[l]) ** 2, axis=1))
-        return np.sign(dij - dil)
+        return np.sign(_pair_distances(A, i, j) - _pair_distances(A, i, l))
 
     return float(np.mean(order(X) == order(Z)))
 

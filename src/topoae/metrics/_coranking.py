@@ -3,91 +3,109 @@
 Q_NX(K) for every K up to n - 1 (and so R_NX's area) needs, for each row i and every
 other point j, both ranks r^X(i, j) and r^Z(i, j): the pair lies in both K-neighbourhoods
 exactly for K >= max(r^X, r^Z), so a histogram of that maximum over all pairs, summed up,
-is the whole curve. This needs O(n) memory per row and two sorts of each row.
+is the whole curve. This needs O(n) memory per row and a ranking of each row in each space.
 
-The sorts: a row's keys ``(float32 bits of the distance) << 32 | index`` are sorted as plain
-int64 (NumPy's vectorised sort, far faster than an argsort). Rounding to float32 is
-monotone, so the result is already in exact float64 ``(distance, index)`` order except
-inside runs of equal float32 distance, which a compiled pass re-sorts by the float64
-distance (short runs; exact ties are already in index order and cost one comparison each).
+The ranking is a bucket sort, O(n) per row instead of a comparison sort's O(n log n): the
+row's distances are spread over about n equal-width buckets between their minimum and
+maximum (the bucket map is monotone, so buckets come in distance order), points enter their
+bucket in index order, and each bucket is then put in exact ``(distance, index)`` order by
+insertion (a few points each, already in index order for ties) or, when a skewed row
+crowds many points into one bucket, by a heap sort. The result is the order of a stable
+sort of the float64 row, whatever the distribution.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from topoae.metrics._distances import _blocks, _Space
-from topoae.metrics._passes import _density_args, _PerRow, _row_tail
+from topoae.metrics._distances import _blocks, _buffers, _Space
+from topoae.metrics._passes import _Densities, _heap_sort, _PerRow, _row_tail
+from topoae.metrics._workers import _Workers
 
-_LOW32 = np.int64(0xFFFFFFFF)
-
-
-@njit(cache=True, parallel=True)
-def _make_keys(bits, keys):
-    """keys[r, j] = bits[r, j] << 32 | j, with -0.0 (sign bit only) read as +0.0."""
-    for r in prange(bits.shape[0]):
-        for j in range(bits.shape[1]):
-            b = bits[r, j]
-            if b < 0:  # only -0.0 (distances are >= 0)
-                b = 0
-            keys[r, j] = (np.int64(b) << 32) | j
-
-
-def _sorted_keys(d: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
-    """Per row, the int64 keys (float32 distance bits, index) in ascending order."""
-    keys = np.empty(d.shape, dtype=np.int64)
-    _make_keys(d.astype(np.float32).view(np.int32), keys)
-    if pool is None or len(keys) < 2:
-        keys.sort(axis=1)
-        return keys
-    # NumPy releases the GIL while sorting: one slice of rows per thread.
-    parts = [p for p in np.array_split(np.arange(len(keys)), pool._max_workers) if len(p)]
-    list(pool.map(lambda p: keys[p[0] : p[-1] + 1].sort(axis=1), parts))
-    return keys
+# Buckets holding more points than this are heap-sorted (insertion sort is quadratic).
+_INSERTION_MAX = 32
 
 
 @njit(cache=True)
-def _exact_order(keys, d, i, order):
-    """Points other than i in exact (d, index) order, from keys sorted by (float32 d, index)."""
-    n = keys.shape[0]
-    p = 0
-    q = 0
-    while p < n:
-        high = keys[p] >> 32
-        e = p + 1
-        while e < n and (keys[e] >> 32) == high:
-            e += 1
-        first = q
-        for s in range(p, e):
-            j = keys[s] & _LOW32
-            if j != i:
-                order[q] = j
-                q += 1
-        for a in range(first + 1, q):  # insertion sort: no moves when already ordered
-            j = order[a]
-            v = d[j]
-            b = a - 1
-            while b >= first and (d[order[b]] > v or (d[order[b]] == v and order[b] > j)):
-                order[b + 1] = order[b]
-                b -= 1
-            order[b + 1] = j
-        p = e
+def _insertion(order, sd, first, last):
+    """Put order[first:last] in (sd, order) order, carrying sd along (few moves expected)."""
+    for a in range(first + 1, last):
+        j = order[a]
+        v = sd[a]
+        c = a - 1
+        while c >= first and (sd[c] > v or (sd[c] == v and order[c] > j)):
+            order[c + 1] = order[c]
+            sd[c + 1] = sd[c]
+            c -= 1
+        order[c + 1] = j
+        sd[c + 1] = v
 
 
 @njit(cache=True)
-def _full_row(xrow, zrow, kx, kz, i, ks, kmax, hist, sums, pair, top, scales, sigmas, powers, dens):
-    """All per-row quantities of row i from its full rankings; adds max(r^X, r^Z) to hist."""
+def _exact_order(d, i, order, sd, bucket_of, starts):
+    """Points other than i in exact (d, index) order: order[p] is the (p+1)-th nearest.
+
+    ``sd`` (n, float64) receives the sorted distances; ``bucket_of`` (n, int64) and
+    ``starts`` (n + 1, int64) are work arrays.
+    """
+    n = d.shape[0]
+    m = n - 1
+    lo = np.inf
+    hi = -np.inf
+    for j in range(n):  # the self entry is 0 (or a copy's 0): excluded below
+        if j != i:
+            lo = min(lo, d[j])
+            hi = max(hi, d[j])
+    n_buckets = max(m, 1)
+    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    starts[: n_buckets + 1] = 0
+    for j in range(n):
+        b = min(int((d[j] - lo) * scale), n_buckets - 1) if j != i else 0
+        bucket_of[j] = b
+        starts[b + 1] += j != i
+    largest = 0
+    for b in range(n_buckets):
+        largest = max(largest, starts[b + 1])
+        starts[b + 1] += starts[b]
+    # starts[b] now counts the points of buckets before b; fill in index order (stable).
+    for j in range(n):
+        if j != i:
+            b = bucket_of[j]
+            order[starts[b]] = j
+            sd[starts[b]] = d[j]
+            starts[b] += 1
+    if largest <= _INSERTION_MAX:
+        # Buckets are in distance order, so only points of one bucket can be out of order:
+        # one insertion sort over the whole row does every bucket at once.
+        _insertion(order, sd, 0, m)
+        return
+    first = 0
+    for b in range(n_buckets):
+        last = starts[b]  # one past bucket b after the fill
+        if last - first > _INSERTION_MAX:
+            size = last - first
+            keys = sd[first:last].copy()
+            points = order[first:last].copy()
+            _heap_sort(keys, points, np.empty(size, dtype=np.int64), size)  # no payload
+            order[first:last] = points
+            sd[first:last] = keys
+        else:
+            _insertion(order, sd, first, last)
+        first = last
+
+
+@njit(cache=True)
+def _full_row(xrow, zrow, i, ks, kmax, hist, sums, pair, top, work, fwork):
+    """All per-row quantities of row i from its full rankings; adds max(r^X, r^Z) to hist.
+
+    ``work`` (6, n + 1) int64 and ``fwork`` (n,) float64 are the caller's scratch, reused
+    from row to row (fresh arrays of n per row cost page faults comparable to the ranking).
+    """
     n = xrow.shape[0]
-    ox = np.empty(n - 1, dtype=np.int64)
-    oz = np.empty(n - 1, dtype=np.int64)
-    _exact_order(kx, xrow, i, ox)
-    _exact_order(kz, zrow, i, oz)
-    rx = np.empty(n, dtype=np.int64)
-    rz = np.empty(n, dtype=np.int64)
+    ox, oz, rx, rz, bucket_of, starts = work[0], work[1], work[2], work[3], work[4], work[5]
+    _exact_order(xrow, i, ox, fwork, bucket_of, starts)
+    _exact_order(zrow, i, oz, fwork, bucket_of, starts)
     for p in range(n - 1):
         rx[ox[p]] = p + 1
         rz[oz[p]] = p + 1
@@ -99,21 +117,28 @@ def _full_row(xrow, zrow, kx, kz, i, ks, kmax, hist, sums, pair, top, scales, si
     for p in range(kmax):
         rx_of_z[p] = rx[oz[p]]
         rz_of_x[p] = rz[ox[p]]
-    _row_tail(
-        xrow, zrow, i, rx_of_z, rz_of_x, oz, ks, sums, pair, top, scales, sigmas, powers, dens
-    )
+    _row_tail(xrow, zrow, i, rx_of_z, rz_of_x, oz, ks, sums, pair, top)
+
+
+@njit(cache=True)
+def _worker_rows(dx, dz, idx, w, workers, ks, kmax, hist, sums, pair, top):
+    """Rows w, w + workers, … of a block, with one scratch array for all of them.
+
+    A function of its own so that the scratch is private to the worker (numba may hoist
+    an allocation in a prange body out of the loop and share it).
+    """
+    work = np.empty((6, dx.shape[1] + 1), dtype=np.int64)
+    fwork = np.empty(dx.shape[1])
+    for r in range(w, dx.shape[0], workers):
+        _full_row(dx[r], dz[r], idx[r], ks, kmax, hist, sums[r], pair[r], top[r], work, fwork)
 
 
 @njit(cache=True, parallel=True)
-def _full_block(dx, dz, kx, kz, idx, ks, kmax, hist, sums, pair, top, scales, sigmas, powers, dens):
+def _full_block(dx, dz, idx, ks, kmax, hist, sums, pair, top):
     """_full_row for a block of rows; hist has one row per worker (no shared writes)."""
     workers = hist.shape[0]
     for w in prange(workers):
-        for r in range(w, dx.shape[0], workers):
-            _full_row(
-                dx[r], dz[r], kx[r], kz[r], idx[r], ks, kmax, hist[w], sums[r], pair[r],
-                top[r], scales, sigmas, powers, dens[r],
-            )  # fmt: skip
+        _worker_rows(dx, dz, idx, w, workers, ks, kmax, hist[w], sums, pair, top)
 
 
 def _full_pass(
@@ -129,27 +154,22 @@ def _full_pass(
     """Every row's full rankings: the top-k pass's per-row quantities plus the histogram."""
     n = space_x.n
     kmax = int(max(ks.max(), n_top))
-    ordered, powers, order, scale_arr = _density_args(sigmas, scales)
-    out = _PerRow(np.arange(n), len(ks), n_top, len(ordered))
     workers = max(1, get_num_threads())
     hist = np.zeros((workers, n), dtype=np.int64)
-    threads = min(workers, os.cpu_count() or 1)
-    pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    try:
-        for start, stop in _blocks(n, block_rows):
+    with _Workers() as workers:
+        densities = _Densities(sigmas, scales, workers)
+        out = _PerRow(np.arange(n), len(ks), n_top, len(densities.sigmas))
+        blocks = _blocks(n, block_rows)
+        buf_x, buf_z = _buffers(blocks, n)
+        for start, stop in blocks:
             idx = out.rows[start:stop]
-            dx, dz = space_x.rows_of(idx), space_z.rows_of(idx)
-            kx, kz = _sorted_keys(dx, pool), _sorted_keys(dz, pool)
-            dens = np.zeros((stop - start, 2, len(ordered)))
+            dx, dz = space_x.rows_of(idx, buf_x, workers), space_z.rows_of(idx, buf_z, workers)
             _full_block(
-                dx, dz, kx, kz, idx, ks, kmax, hist, out.sums[start:stop],
-                out.pair[start:stop], out.top[start:stop], scale_arr, ordered, powers, dens,
+                dx, dz, idx, ks, kmax, hist, out.sums[start:stop], out.pair[start:stop],
+                out.top[start:stop],
             )  # fmt: skip
-            out.dens[start:stop][:, :, order] = dens
+            out.dens[start:stop] = densities.block(dx, dz)
             if pair_cols is not None:
                 out.gather(start, stop, dx, dz, pair_cols)
-    finally:
-        if pool is not None:
-            pool.shutdown()
     out.hist = hist.sum(axis=0)
     return out

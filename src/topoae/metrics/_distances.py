@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from topoae._threads import start_numba_threads
+from topoae.metrics._workers import _Workers
 
 # Inputs of at most this many columns get exact pairwise differences; wider ones the
 # Gram trick (BLAS), whose rounding is harmless for ranks of distinct distances and
@@ -35,6 +36,24 @@ def _direct_rows(A, idx, out):
                 t = A[i, c] - A[j, c]
                 s += t * t
             out[r, j] = math.sqrt(s)
+
+
+@njit(cache=True, parallel=True)
+def _gram_to_distances(g, sq_rows, sq, idx):
+    """In place: Gram rows g[r, j] = a_idx[r] · a_j become distances, self entries 0.
+
+    One pass instead of NumPy's five (each over the whole block); the same operations in
+    the same order, so the same bits: sqrt(max(-2 g + |a_i|² + |a_j|², 0)).
+    """
+    for r in prange(g.shape[0]):
+        row = g[r]
+        a = sq_rows[r]
+        for j in range(row.shape[0]):
+            t = row[j] * -2.0
+            t = t + a
+            t = t + sq[j]
+            row[j] = math.sqrt(t) if t > 0.0 else 0.0
+        row[idx[r]] = 0.0
 
 
 @njit(cache=True, parallel=True)
@@ -114,25 +133,36 @@ class _Space:
         """Distances of points start..stop to all points, shape (stop - start, n), float64."""
         return self.rows_of(np.arange(start, stop))
 
-    def rows_of(self, idx: np.ndarray) -> np.ndarray:
-        """Distances of the points ``idx`` to all points, shape (len(idx), n), float64."""
+    def rows_of(
+        self, idx: np.ndarray, out: np.ndarray | None = None, workers: _Workers | None = None
+    ) -> np.ndarray:
+        """Distances of the points ``idx`` to all points, shape (len(idx), n), float64.
+
+        ``out``, if given, is a float64 buffer of at least (len(idx), n) that receives the
+        rows (the result is a view of it). Passes reuse one buffer for all their blocks:
+        a fresh block of tens of MB is a fresh memory mapping, and faulting its pages in
+        costs as much as computing the distances. ``workers`` splits the BLAS product.
+        """
         idx = np.asarray(idx, dtype=np.int64)
+        rows = np.empty((len(idx), self.n)) if out is None else out[: len(idx)]
         if self.direct:
-            out = np.empty((len(idx), self.n))
-            _direct_rows(self.A, idx, out)
-            return out
-        g = self.A[idx] @ self.A.T
-        g *= -2.0
+            _direct_rows(self.A, idx, rows)
+            return rows
+        if workers is None:
+            np.matmul(self.A[idx], self.A.T, out=rows)
+        else:
+            workers.matmul(self.A[idx], self.A.T, rows)
+        if self.rep is None:
+            _gram_to_distances(rows, self.sq[idx], self.sq, idx)
+            return rows
+        g = rows * -2.0
         g += self.sq[idx, None]
         g += self.sq[None, :]
         np.maximum(g, 0.0, out=g)
         np.sqrt(g, out=g)
-        if self.rep is not None:
-            g = g[:, self.rep]
-            g[self.rep[idx, None] == self.rep[None, :]] = 0.0
-        else:
-            g[np.arange(len(idx)), idx] = 0.0
-        return g
+        rows[:] = g[:, self.rep]
+        rows[self.rep[idx, None] == self.rep[None, :]] = 0.0
+        return rows
 
 
 def _blocks(n: int, block_rows: int | None, total: int | None = None) -> list[tuple[int, int]]:
@@ -141,6 +171,12 @@ def _blocks(n: int, block_rows: int | None, total: int | None = None) -> list[tu
     if block_rows is None:
         block_rows = max(8, min(1024, _TARGET_BLOCK_BYTES // (8 * max(n, 1))))
     return [(s, min(s + block_rows, total)) for s in range(0, total, block_rows)]
+
+
+def _buffers(blocks: list[tuple[int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One reusable (rows, n) float64 buffer per space for a pass over ``blocks``."""
+    rows = max((stop - start for start, stop in blocks), default=0)
+    return np.empty((rows, n)), np.empty((rows, n))
 
 
 def _hull_max(A: np.ndarray) -> float | None:
@@ -215,9 +251,10 @@ def _extreme_points(A: np.ndarray, count: int, random_state: int | None) -> np.n
     hi_val = np.full(directions.shape[1], -np.inf)
     lo_idx = np.zeros(directions.shape[1], dtype=np.int64)
     hi_idx = np.zeros(directions.shape[1], dtype=np.int64)
-    for s in range(0, len(A), 65536):  # chunks: no (n, count) array at once
-        chunk = A[s : s + 65536]
-        radius[s : s + len(chunk)] = np.einsum("ij,ij->i", chunk - mean, chunk - mean)
+    for s in range(0, len(A), 4096):  # cache-sized chunks: no (n, d) temporary at once
+        chunk = A[s : s + 4096]
+        centred = chunk - mean
+        radius[s : s + len(chunk)] = np.einsum("ij,ij->i", centred, centred)
         proj = chunk @ directions
         for vals, idx, pick, better in (
             (lo_val, lo_idx, proj.argmin(axis=0), np.less),

@@ -22,8 +22,8 @@ from topoae.metrics._checks import (
     usable_ks,
 )
 from topoae.metrics._coranking import _full_pass
-from topoae.metrics._distances import _max_distance, _max_distance_seen, _Space
-from topoae.metrics._passes import _rank_pass
+from topoae.metrics._distances import _max_distance_seen, _Space
+from topoae.metrics._passes import _density_pass, _rank_pass
 from topoae.metrics._spearman import (
     MAX_EXACT_PAIRS,
     SAMPLE_PAIRS,
@@ -67,29 +67,38 @@ def _neighbourhoods(
     """The one pass over distance rows: all rows exactly, or a seeded sample of rows.
 
     With ``n_pairs``, also gathers that many random pairs' distances (for Spearman).
+
+    The KL densities divide by each space's largest distance, which is only known once
+    every row has been seen. The pass starts from a lower bound found by a few
+    farthest-point sweeps (:func:`_max_distance_seen`, a small fraction of a pass, and in
+    practice the diameter itself); the pass's own row maxima then give the exact diameter
+    (exact mode) or a better bound (sampled rows), and only if that exceeds the start are
+    the densities computed again.
     """
     n = X.shape[0]
     space_x, space_z = _Space(X), _Space(Z)
-    if max_exact is None or n <= max_exact:
-        scales = (_max_distance(space_x, block_rows), _max_distance(space_z, block_rows))
-        cols = pair_columns(np.arange(n), n, n_pairs, random_state) if n_pairs else None
-        per_row = _full_pass(space_x, space_z, ks, n_top, sigmas, scales, block_rows, cols)
-        return per_row, space_x, space_z, False
-    m = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
-    if not 2 <= m:
-        raise InputError(f"sample_size must be at least 2, got {sample_size}.")
-    m = min(m, n)
-    rows = np.sort(np.random.default_rng(random_state).choice(n, m, replace=False))
-    seeds = rows[:: max(1, m // _SWEEP_ROWS)]
+    estimated = max_exact is not None and n > max_exact
+    if estimated:
+        m = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
+        if not 2 <= m:
+            raise InputError(f"sample_size must be at least 2, got {sample_size}.")
+        m = min(m, n)
+        rows = np.sort(np.random.default_rng(random_state).choice(n, m, replace=False))
+        seeds = rows[:: max(1, m // _SWEEP_ROWS)]
+    else:
+        rows = np.arange(n)
+        seeds = rows[:: max(1, n // _SWEEP_ROWS)]
     scales = (_max_distance_seen(space_x, seeds), _max_distance_seen(space_z, seeds))
     cols = pair_columns(rows, n, n_pairs, random_state) if n_pairs else None
-    args = (space_x, space_z, ks, rows, n_top, sigmas)
-    per_row = _rank_pass(*args, scales, block_rows, cols)
+    if estimated:
+        per_row = _rank_pass(space_x, space_z, ks, rows, n_top, sigmas, scales, block_rows, cols)
+    else:
+        per_row = _full_pass(space_x, space_z, ks, n_top, sigmas, scales, block_rows, cols)
     seen = (float(per_row.pair[:, 6].max()), float(per_row.pair[:, 7].max()))
-    if seen[0] > scales[0] or seen[1] > scales[1]:  # a sampled row reached farther: redo
+    if len(sigmas) and (seen[0] > scales[0] or seen[1] > scales[1]):
         scales = (max(seen[0], scales[0]), max(seen[1], scales[1]))
-        per_row = _rank_pass(*args, scales, block_rows, cols)
-    return per_row, space_x, space_z, True
+        per_row.dens = _density_pass(space_x, space_z, sigmas, scales, rows, block_rows)
+    return per_row, space_x, space_z, estimated
 
 
 def evaluate(

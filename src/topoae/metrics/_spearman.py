@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import rankdata
 
 from topoae.metrics._distances import _blocks, _Space
 from topoae.metrics._reduce import Z95
@@ -30,6 +29,24 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(a @ b / denominator, -1.0, 1.0)) if denominator > 0 else float("nan")
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of x, ties given their average rank (as ``scipy.stats.rankdata``).
+
+    A plain (unstable) sort suffices, since tied values share one rank whatever their
+    order; NumPy's vectorised sort makes this several times faster than ``rankdata``.
+    """
+    order = np.argsort(x)
+    xs = x[order]
+    new = np.empty(len(x), dtype=bool)
+    new[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(x)))
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
+    return ranks
+
+
 def _all_pairs(space: _Space) -> np.ndarray:
     """Distances of all pairs i < j, row by row (the upper triangle)."""
     n = space.n
@@ -44,8 +61,9 @@ def _all_pairs(space: _Space) -> np.ndarray:
 
 
 def _pair_distances(A: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Distances of the pairs (i[t], j[t]), shape (len(i),)."""
     out = np.empty(len(i))
-    step = max(1, 2**22 // A.shape[1])  # about 32 MB of differences at a time
+    step = max(1, 2**16 // A.shape[1])  # 512 KB of differences at a time: stays in cache
     for s in range(0, len(i), step):
         diff = A[i[s : s + step]] - A[j[s : s + step]]
         out[s : s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
@@ -67,7 +85,7 @@ def spearman(
     n = space_x.n
     if n * (n - 1) // 2 <= max_pairs:
         dx, dz = _all_pairs(space_x), _all_pairs(space_z)
-        return _pearson(rankdata(dx), rankdata(dz)), 0.0, False
+        return _pearson(_average_ranks(dx), _average_ranks(dz)), 0.0, False
     rng = np.random.default_rng(random_state)
     i = rng.integers(0, n, n_pairs)
     j = (i + rng.integers(1, n, n_pairs)) % n  # j != i, uniform over the others
@@ -89,6 +107,6 @@ def pair_columns(rows: np.ndarray, n: int, n_pairs: int, random_state) -> np.nda
 def from_pairs(dx: np.ndarray, dz: np.ndarray) -> tuple[float, float]:
     """Spearman's rho of sampled pair distances and its Fisher-z 95 % half-width."""
     dx, dz = dx.reshape(-1), dz.reshape(-1)
-    rho = _pearson(rankdata(dx), rankdata(dz))
+    rho = _pearson(_average_ranks(dx), _average_ranks(dz))
     half = Z95 * math.sqrt(1.06 / max(len(dx) - 3, 1)) * (1.0 - rho**2)
     return rho, float(half)
