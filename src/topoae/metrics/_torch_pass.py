@@ -18,6 +18,7 @@ distances, and exact for integer data, where every product is).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -40,6 +41,21 @@ def cuda_available() -> bool:
         return bool(torch.cuda.is_available())
     except Exception:  # a broken driver or CUDA library: no device, not an error
         return False
+
+
+def _sqrt_(t: torch.Tensor) -> torch.Tensor:
+    """In-place square root, correctly rounded (IEEE) on every device.
+
+    torch's CPU kernel (vectorised, SLEEF-style) is one ulp off on about 0.5 % of float64
+    inputs (sqrt(32) among them), enough to order near-equal distances otherwise than the
+    compiled passes and to miss the exact diameter; NumPy's, numba's and CUDA's are IEEE
+    square roots. A contiguous CPU tensor shares its memory with NumPy: no copy.
+    """
+    if t.device.type == "cpu" and t.is_contiguous():
+        a = t.numpy()
+        np.sqrt(a, out=a)
+        return t
+    return t.sqrt_()
 
 
 class _DeviceSpace:
@@ -83,14 +99,14 @@ class _DeviceSpace:
         The self distance is exactly 0 in both paths (the passes rely on it).
         """
         if self.direct:
-            return self.direct_sq(idx).sqrt_()
+            return _sqrt_(self.direct_sq(idx))
         A = self.A
         assert self.sq is not None
         g = A[idx] @ A.T
         g *= -2.0
         g += self.sq[idx, None]
         g += self.sq[None, :]
-        g.clamp_(min=0.0).sqrt_()
+        _sqrt_(g.clamp_(min=0.0))
         if self.rep is not None:
             g = g[:, self.rep]
             rep_idx = self.rep[idx]
@@ -331,13 +347,12 @@ def torch_max_distance(A: np.ndarray, device: str | torch.device = "cpu") -> flo
     for start, stop in _device_blocks(n, n, None):
         idx = torch.arange(start, stop, device=space.device)
         if space.direct:
-            # Each pair once (columns from the block's first row on); the largest squared
-            # distance's root is the largest distance (the root is monotone and rounded
-            # correctly), as in _direct_max.
-            d = space.direct_sq(idx, start).sqrt_()
+            # Each pair once (columns from the block's first row on); the root of the
+            # largest squared distance is the largest distance (an IEEE root is monotone),
+            # taken on the host as _direct_max takes it.
+            best = max(best, math.sqrt(float(space.direct_sq(idx, start).max())))
         else:
             # Whole rows, as the pass computes them: Gram distances need not be symmetric
             # to the last bit.
-            d = space.rows_of(idx)
-        best = max(best, float(d.max()))
+            best = max(best, float(space.rows_of(idx).max()))
     return best
