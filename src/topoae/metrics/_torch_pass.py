@@ -46,10 +46,11 @@ def cuda_available() -> bool:
 def _sqrt_(t: torch.Tensor) -> torch.Tensor:
     """In-place square root, correctly rounded (IEEE) on every device.
 
-    torch's CPU kernel (vectorised, SLEEF-style) is one ulp off on about 0.5 % of float64
-    inputs (sqrt(32) among them), enough to order near-equal distances otherwise than the
-    compiled passes and to miss the exact diameter; NumPy's, numba's and CUDA's are IEEE
-    square roots. A contiguous CPU tensor shares its memory with NumPy: no copy.
+    torch's CPU kernel (vectorised; torch 2.13, AVX-512) is one ulp off on about 0.5 % of
+    float64 inputs (sqrt(32) among them), enough to order near-equal distances otherwise
+    than the compiled passes and to miss the exact diameter; NumPy's and numba's are IEEE
+    square roots, as CUDA's float64 one is. A contiguous CPU tensor shares its memory with
+    NumPy: no copy.
     """
     if t.device.type == "cpu" and t.is_contiguous():
         a = t.numpy()
@@ -83,8 +84,8 @@ class _DeviceSpace:
         """Squared distances of the points ``idx`` to points ``first`` on (direct path only).
 
         Column by column, as _direct_rows and _direct_max sum: the same float64 operations
-        in the same order, hence the compiled values bit for bit (torch.cdist sums in
-        another order).
+        in the same order, hence the compiled values bit for bit (torch.cdist promises no
+        order).
         """
         rows, cols = self.A[idx], self.A[first:]
         s = torch.zeros((len(idx), len(cols)), dtype=torch.float64, device=self.device)
