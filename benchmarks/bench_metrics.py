@@ -16,6 +16,7 @@ Usage::
     python benchmarks/bench_metrics.py                           # n = 10,000, d = 784
     python benchmarks/bench_metrics.py --sizes 10000 50000 100000 --estimated 1000000
     python benchmarks/bench_metrics.py --sizes 2000 --json
+    python benchmarks/bench_metrics.py --sizes 10000 50000 --device cuda     # the torch pass
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 _LARGE = 50_000
 
 
-def _child(n: int, dim: int, max_exact: int, sample_size: int | None) -> dict:
+def _child(n: int, dim: int, max_exact: int, sample_size: int | None, device: str) -> dict:
     """Run one measurement in this process and return its figures."""
     import numpy as np
 
@@ -41,8 +42,8 @@ def _child(n: int, dim: int, max_exact: int, sample_size: int | None) -> dict:
     # Load (or compile) the numba kernels on a tiny input first: not part of the timing.
     start = time.perf_counter()
     small = rng.normal(size=(300, 20))
-    metrics.evaluate(small, small[:, :2], ks=[5, 10], labels=small[:, 0] > 0)
-    metrics.evaluate(small, small[:, :2], ks=[5, 10], max_exact=100, sample_size=50)
+    metrics.evaluate(small, small[:, :2], ks=[5, 10], labels=small[:, 0] > 0, device=device)
+    metrics.evaluate(small, small[:, :2], ks=[5, 10], max_exact=100, sample_size=50, device=device)
     warmup = time.perf_counter() - start
 
     X = rng.normal(size=(n, dim)).astype(np.float32)
@@ -50,11 +51,14 @@ def _child(n: int, dim: int, max_exact: int, sample_size: int | None) -> dict:
     labels = X[:, 0] > 0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     wall, cpu = time.perf_counter(), time.process_time()
-    result = metrics.evaluate(X, Z, labels=labels, max_exact=max_exact, sample_size=sample_size)
+    result = metrics.evaluate(
+        X, Z, labels=labels, max_exact=max_exact, sample_size=sample_size, device=device
+    )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "n": n,
         "dim": dim,
+        "device": device,
         "mode": "estimated" if result["estimated"] else "exact",
         "queries": result["n_queries"],
         "n_ks": len(result["ks"]),
@@ -71,7 +75,7 @@ def _child(n: int, dim: int, max_exact: int, sample_size: int | None) -> dict:
     }
 
 
-def _run(n, dim, max_exact, sample_size, max_load, wait) -> dict:
+def _run(n, dim, max_exact, sample_size, max_load, wait, device="cpu") -> dict:
     deadline = time.monotonic() + wait
     while n >= _LARGE and os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
         time.sleep(15)  # let the previous run's load (and other jobs') decay
@@ -80,7 +84,7 @@ def _run(n, dim, max_exact, sample_size, max_load, wait) -> dict:
     if n >= _LARGE and load_before >= max_load:
         return {**row, "mode": f"skipped (load {load_before:.2f} >= {max_load})"}
     command = [sys.executable, __file__, "--child", "--sizes", str(n), "--dim", str(dim)]
-    command += ["--max-exact", str(max_exact)]
+    command += ["--max-exact", str(max_exact), "--device", device]
     if sample_size is not None:
         command += ["--sample-size", str(sample_size)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -102,25 +106,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-exact", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--max-load", type=float, default=2.5)
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for low load")
+    parser.add_argument(
+        "--device", default="cpu", help="evaluate's device: cpu (compiled passes), cuda, auto"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
-        figures = _child(args.sizes[0], args.dim, args.max_exact, args.sample_size)
+        figures = _child(args.sizes[0], args.dim, args.max_exact, args.sample_size, args.device)
         print(json.dumps(figures))
         return 0
 
     top = max(args.sizes, default=0)
-    rows = [_run(n, args.dim, top, None, args.max_load, args.wait) for n in args.sizes]
+    rows = [_run(n, args.dim, top, None, args.max_load, args.wait, args.device) for n in args.sizes]
     rows += [
-        _run(n, args.estimated_dim, 0, args.sample_size, args.max_load, args.wait)
+        _run(n, args.estimated_dim, 0, args.sample_size, args.max_load, args.wait, args.device)
         for n in args.estimated
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    columns = ["n", "dim", "mode", "queries", "wall_s", "cpu_s", "peak_rss_mib"]
+    columns = ["n", "dim", "device", "mode", "queries", "wall_s", "cpu_s", "peak_rss_mib"]
     columns += ["trust_ci95", "continuity_ci95", "load_before", "load_after"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))

@@ -24,26 +24,27 @@ def _data(n, seed=0):
 
 
 def test_estimates_cover_the_exact_values_at_the_stated_rate():
-    # n = 6,000 with 600 queries (the 10 % of "20,000 with 2,000", at a tenth of the CPU
-    # time: the exact run at n = 20,000 alone takes 30-75 s on the shared 2-core machine).
-    # With true 95 % coverage, P(fewer than 16 of 20 seeds inside) = 0.26 % per measure;
-    # the seeds are fixed, so the test is deterministic (it cannot flake between runs).
-    X, Z, labels = _data(6000)
+    # The case: n = 20,000, estimates from 2,000 query points, 20 seeds. With
+    # true 95 % coverage, P(fewer than 15 of 20 seeds inside) = 0.03 % per measure (0.4 %
+    # for any of the 14); the seeds are fixed, so the test is deterministic (it cannot
+    # flake between runs). Measured on these seeds: 15-20 of 20, RMSE lowest; over 400
+    # seeds RMSE's interval covered 94.3 % (docs/metrics.md).
+    X, Z, labels = _data(20_000)
     ks = [10, 50, 200]
     exact = metrics.evaluate(X, Z, ks=ks, labels=labels, extra=False, max_exact=None)
     assert not exact["estimated"] and exact["estimated_measures"] == []
     inside = dict.fromkeys(CHECKED, 0)
     for seed in range(20):
         est = metrics.evaluate(
-            X, Z, ks=ks, labels=labels, extra=False, max_exact=5000, sample_size=600,
+            X, Z, ks=ks, labels=labels, extra=False, max_exact=19_999, sample_size=2000,
             random_state=seed,
         )  # fmt: skip
-        assert est["estimated"] and est["n_queries"] == 600
+        assert est["estimated"] and est["n_queries"] == 2000
         assert set(CHECKED) <= set(est["estimated_measures"])
         for key in CHECKED:
             assert est[f"{key}_ci95"] > 0
             inside[key] += abs(est[key] - exact[key]) <= est[f"{key}_ci95"]
-    assert min(inside.values()) >= 16, inside
+    assert min(inside.values()) >= 15, inside
     # The estimates are not the exact values in disguise.
     assert est["trustworthiness"] != exact["trustworthiness"]
     assert "auc_r_nx" not in est  # needs every row's full ranking: exact mode only

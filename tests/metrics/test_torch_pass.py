@@ -218,16 +218,20 @@ def test_cuda_available_is_a_bool():
 # --------------------------------------------------------------------------- device
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+# The GPU when there is one (benchmarks/gpu_check.sh runs this file there), else the CPU,
+# as tests/core/test_device_prim.py does: never a skip.
+DEVICE = "cuda" if cuda_available() else "cpu"
+
+
 @pytest.mark.parametrize("name", ["gaussian-low-d", "gaussian-high-d", "grid-high-d"])
 @pytest.mark.parametrize("full", [True, False])
-def test_cuda_matches_compiled(name, full):
+def test_device_matches_compiled(name, full):
     X, Z = {**RANDOM, **TIES}[name]()
     ks = RANDOM_KS if name in RANDOM else TIES_KS
-    _check(X, Z, ks, None if full else _some_rows(len(X)), full=full, device="cuda")
+    _check(X, Z, ks, None if full else _some_rows(len(X)), full=full, device=DEVICE)
     for A in (X, Z):
         want = _max_distance(_Space(A))
-        assert torch_max_distance(A, "cuda") == pytest.approx(want, rel=1e-12)
+        assert torch_max_distance(A, DEVICE) == pytest.approx(want, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- distances
@@ -247,3 +251,46 @@ def test_distance_rows_are_the_compiled_ones(name):
         else:
             np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(fast == 0.0, ref == 0.0)
+
+
+# --------------------------------------------------------------------------- in evaluate
+
+
+@pytest.mark.parametrize("max_exact", [None, 150])  # exact mode, and estimated from 100 rows
+def test_evaluate_on_a_torch_device_equals_the_cpu_passes(monkeypatch, max_exact):
+    # The torch pass wired into evaluate (run here on torch's CPU device, as it would run
+    # on a GPU): every measure of the compiled passes, to rounding.
+    from topoae import metrics
+    from topoae.metrics import _evaluate
+
+    X, Z = _gaussian(400, 40, 2, seed=5)
+    labels = X[:, 0] > 0
+    kwargs = dict(ks=[1, 10, 50], labels=labels, max_exact=max_exact, sample_size=100)
+    ref = metrics.evaluate(X, Z, device="cpu", **kwargs)
+    monkeypatch.setattr(_evaluate, "_resolve_device", lambda device: torch.device("cpu"))
+    got = metrics.evaluate(X, Z, **kwargs)
+    assert got.keys() == ref.keys()
+    assert got["estimated"] is (max_exact is not None)
+    for key, value in ref.items():
+        # Half-widths of smooth functions come from a numerical gradient, which turns the
+        # sums' last-bit differences into about 1e-10 relative.
+        rel = 1e-7 if key.endswith("_ci95") else 1e-10
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=rel, abs=1e-12), key
+        else:
+            assert got[key] == value or np.allclose(got[key], value, rtol=1e-10), key
+
+
+def test_evaluate_device_names(monkeypatch):
+    from topoae.metrics import _evaluate
+
+    monkeypatch.setattr("topoae.metrics._torch_pass.cuda_available", lambda: False)
+    assert _evaluate._resolve_device("auto") is None  # no GPU: the compiled passes
+    assert _evaluate._resolve_device(None) is None
+    assert _evaluate._resolve_device("cpu") is None
+    with pytest.raises(InputError, match="no CUDA device"):
+        _evaluate._resolve_device("cuda")
+    with pytest.raises(InputError, match="not a torch device"):
+        _evaluate._resolve_device("gpu0")
+    monkeypatch.setattr("topoae.metrics._torch_pass.cuda_available", lambda: True)
+    assert _evaluate._resolve_device("auto") == torch.device("cuda")

@@ -67,6 +67,13 @@ def add_parser(subparsers) -> None:
         metavar="SEED",
         help="seed of the measures' samples: query points, pairs, triplets (0)",
     )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="where the pass over distances runs: auto (a CUDA GPU when torch sees one, "
+        "else the CPU), cpu, or a torch device such as cuda:1 (auto)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every measure here")
     parser.set_defaults(func=run)
 
@@ -114,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         max_exact=metrics.DEFAULT_MAX_EXACT if args.max_exact is None else args.max_exact,
         sample_size=args.sample_size,
         random_state=args.sample_seed,
+        device=args.device,
     )
     print(format_table(["measure", "value", "± 95 %", "how"], measure_rows(values)))
     print()

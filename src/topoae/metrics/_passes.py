@@ -284,17 +284,22 @@ def _density_rows(d, scale, sigmas, out):
         _density_piece(d[r : r + step], scale, sigmas, out[r : r + step], scratch)
 
 
+def _check_scales(sigmas: np.ndarray, scales: tuple[float, float]) -> None:
+    """The KL densities divide by the scales: refuse a space whose points all coincide."""
+    if len(sigmas) and min(scales) <= 0:
+        raise InputError(
+            "All points of X (or of Z) coincide, so distances cannot be divided by their "
+            "maximum; the KL measure is undefined."
+        )
+
+
 class _Densities:
     """The KL densities of blocks of rows, split between the pass's threads."""
 
     def __init__(self, sigmas, scales, workers: _Workers):
         self.sigmas = np.zeros(0) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
         self.scales = tuple(float(v) for v in scales)
-        if len(self.sigmas) and min(self.scales) <= 0:
-            raise InputError(
-                "All points of X (or of Z) coincide, so distances cannot be divided by their "
-                "maximum; the KL measure is undefined."
-            )
+        _check_scales(self.sigmas, self.scales)
         self.workers = workers
 
     def block(self, dx, dz) -> np.ndarray:

@@ -26,7 +26,7 @@ import torch
 
 from topoae._threads import start_numba_threads
 from topoae.metrics._distances import _DIRECT_MAX_DIM, _first_copies
-from topoae.metrics._passes import _density_args, _PerRow
+from topoae.metrics._passes import _check_scales, _PerRow
 
 __all__ = ["cuda_available", "torch_max_distance", "torch_pass"]
 
@@ -193,37 +193,12 @@ def _pair_moments(dx: torch.Tensor, dz: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _int_power(x: torch.Tensor, q: int) -> torch.Tensor:
-    """x ** q by squaring, the multiplications of _passes._density_row in its order."""
-    term: torch.Tensor | None = None
-    while q > 0:
-        if q & 1:
-            term = x if term is None else term * x
-        q >>= 1
-        if q > 0:
-            x = x * x
-    assert term is not None
-    return term
-
-
-def _densities(
-    d: torch.Tensor, scale: float, sigmas: np.ndarray, powers: np.ndarray
-) -> torch.Tensor:
-    """(b, len(sigmas)): Σ_j exp(-(d_j / scale)² / σ_s) (self term included), kernel order.
-
-    As _passes._density_row: ``sigmas`` largest first, and a bandwidth with powers[s] > 0
-    is the first over an integer, so its terms are powers of the first bandwidth's.
-    """
+def _densities(d: torch.Tensor, scale: float, sigmas: np.ndarray) -> torch.Tensor:
+    """(b, len(sigmas)): Σ_j exp(-(d_j / scale)² / σ_s) (self term included), as _passes does."""
     a = d * d
-    base = torch.exp(a * (-1.0 / (scale * scale * float(sigmas[0]))))
-    out = [base.sum(dim=1)]
-    for s in range(1, len(sigmas)):
-        q = int(powers[s])
-        if q > 0:
-            out.append(_int_power(base, q).sum(dim=1))
-        else:
-            out.append(torch.exp(a / -(scale * scale * float(sigmas[s]))).sum(dim=1))
-    return torch.stack(out, dim=1)
+    return torch.stack(
+        [torch.exp(a * (-1.0 / (scale * scale * float(s)))).sum(dim=1) for s in sigmas], dim=1
+    )
 
 
 def torch_pass(
@@ -278,8 +253,9 @@ def torch_pass(
         raise ValueError("the full pass runs over all rows in order (rows=None)")
     rows = np.arange(n) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
     kmax = int(max(int(np.max(ks)), n_top))
-    ordered, powers, order, scale_arr = _density_args(sigmas, scales)
-    out = _PerRow(rows, len(ks), n_top, len(ordered))
+    sigmas = np.zeros(0) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
+    _check_scales(sigmas, scales)
+    out = _PerRow(rows, len(ks), n_top, len(sigmas))
     dev = torch.device(device)
     space_x, space_z = _DeviceSpace(X, dev), _DeviceSpace(Z, dev)
     rows_dev = torch.from_numpy(rows).to(dev)
@@ -304,15 +280,11 @@ def torch_pass(
         out.top[start:stop] = oz[:, :n_top].cpu().numpy()
         del oz
         out.pair[start:stop] = _pair_moments(dx, dz).cpu().numpy()
-        if len(ordered):
+        if len(sigmas):
             dens = torch.stack(
-                [
-                    _densities(dx, float(scale_arr[0]), ordered, powers),
-                    _densities(dz, float(scale_arr[1]), ordered, powers),
-                ],
-                dim=1,
+                [_densities(dx, scales[0], sigmas), _densities(dz, scales[1], sigmas)], dim=1
             )
-            out.dens[start:stop][:, :, order] = dens.cpu().numpy()
+            out.dens[start:stop] = dens.cpu().numpy()
         if cols_dev is not None:
             cols = cols_dev[start:stop]
             out.pair_d.append(
