@@ -14,7 +14,7 @@ from topoae.apps import bench
 from topoae.cli import CLIError
 from topoae.cli._common import format_table, positive_int, say
 
-BENCHMARKS = ("step", "mnist", "pairing", "training", "cycles")
+BENCHMARKS = ("step", "mnist", "pairing", "training", "cycles", "measures")
 #: What a plain ``topoae bench`` runs (the cycle term's cost is asked for by name).
 DEFAULT_BENCHMARKS = ("step", "mnist", "pairing", "training")
 
@@ -52,7 +52,9 @@ def add_parser(subparsers) -> None:
             "pure-Python union-find TopoAE and torch-topological; mnist: the DeepAE on "
             "784 features; pairing: persistence_pairs for n = 32 ... 4096 (time, memory); "
             "training: whole Spheres trainings, AE vs TopoAE; cycles: the step with the H1 "
-            "(cycle) term against AE and TopoAE at m = 32, 64, 128 (not run by default)."
+            "(cycle) term against AE and TopoAE at m = 32, 64, 128; measures: metrics.evaluate "
+            "(everything) and trustworthiness against scikit-learn's trustworthiness on "
+            "the same 784-feature data (cycles and measures are not run by default)."
         ),
     )
     parser.add_argument(
@@ -68,6 +70,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--pairing-sizes", type=_int_list, help="pairing n (default 32,64,...,4096; quick: to 512)"
+    )
+    parser.add_argument(
+        "--measure-sizes",
+        type=_int_list,
+        help="points of the measures benchmark (default 2000,5000; quick: 1000,2000)",
     )
     parser.add_argument("--repeats", type=positive_int, help="interleaved repeats (default 31)")
     parser.add_argument("--steps", type=positive_int, default=10, help="steps per timed block")
@@ -127,6 +134,25 @@ def cycles_table(result: bench.BenchResult) -> str:
             row += [_fmt(r[f"{name}_ms"], 3), _fmt(r[f"{name}_ratio"])]
         rows.append([*row, r["load"]])
     return format_table([*headers, "load"], rows)
+
+
+def measures_table(result: bench.BenchResult) -> str:
+    """Markdown table of the measures benchmark: seconds, memory, scikit-learn's ratios."""
+    headers = ["n", "topoae everything s", "topoae trust s", "scikit-learn trust s"]
+    headers += ["× (everything)", "× (trust)", "peak MiB (topoae / scikit-learn)"]
+    headers += ["trust topoae", "trust scikit-learn", "load"]
+    rows = []
+    for r in result.rows:
+        peak = f"{r['topoae_peak_mib']:.0f} / {r['sklearn_trust_peak_mib']:.0f}"
+        rows.append(
+            [
+                r["n"], _fmt(r["topoae_s"]), _fmt(r["topoae_trust_s"]), _fmt(r["sklearn_trust_s"]),
+                _fmt(r["ratio_all"], 1), _fmt(r["ratio_trust"], 1), peak,
+                _fmt(r["trust_topoae"], 6), _fmt(r["trust_sklearn"], 6),
+                _fmt(r["load"]),
+            ]
+        )  # fmt: skip
+    return format_table(headers, rows)
 
 
 def step_table(result: bench.BenchResult) -> str:
@@ -276,6 +302,20 @@ def run(args: argparse.Namespace) -> int:
         )
         results["cycles"] = result.to_dict()
         sections.append(("Training step with the cycle (H1) term", cycles_table(result), result))
+    if "measures" in args.which:
+        from topoae.apps.bench_measures import bench_measures
+
+        result = bench_measures(
+            args.measure_sizes or ([1000, 2000] if quick else [2000, 5000]),
+            repeats=args.repeats or (1 if quick else 3),
+            progress=progress,
+        )
+        results["measures"] = result.to_dict()
+        title = (
+            f"Quality measures: evaluate (everything, {result.settings['ks']} ks) and "
+            f"trustworthiness at k = {result.settings['trust_k']} vs scikit-learn's"
+        )
+        sections.append((title, measures_table(result), result))
     results["load_average_after"] = bench.environment().get("load_average")
     if args.out is not None:
         write_json(args.out, results)

@@ -154,8 +154,8 @@ def _full_pass(
     """Every row's full rankings: the top-k pass's per-row quantities plus the histogram."""
     n = space_x.n
     kmax = int(max(ks.max(), n_top))
-    workers = max(1, get_num_threads())
-    hist = np.zeros((workers, n), dtype=np.int64)
+    # One histogram row per numba worker of _full_block (no shared writes).
+    hist = np.zeros((max(1, get_num_threads()), n), dtype=np.int64)
     with _Workers() as workers:
         densities = _Densities(sigmas, scales, workers)
         out = _PerRow(np.arange(n), len(ks), n_top, len(densities.sigmas))

@@ -298,7 +298,7 @@ class _Densities:
 
     def __init__(self, sigmas, scales, workers: _Workers):
         self.sigmas = np.zeros(0) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
-        self.scales = tuple(float(v) for v in scales)
+        self.scales = (float(scales[0]), float(scales[1]))
         _check_scales(self.sigmas, self.scales)
         self.workers = workers
 

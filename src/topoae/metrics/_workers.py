@@ -30,7 +30,7 @@ class _Workers:
 
     def __enter__(self) -> _Workers:
         if self.count > 1:
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
             self._blas = threadpool_limits(1, user_api="blas")
             self.pool = ThreadPoolExecutor(self.count)
@@ -44,7 +44,7 @@ class _Workers:
             self._blas.restore_original_limits()
             self._blas = None
 
-    def run(self, fn: Callable[[Any], None], jobs: Iterable[Any]) -> None:
+    def run(self, fn: Callable[[Any], object], jobs: Iterable[Any]) -> None:
         """fn(job) for every job, on the pool's threads (in this thread without a pool)."""
         if self.pool is None:
             for job in jobs:
