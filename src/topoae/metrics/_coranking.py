@@ -59,6 +59,8 @@ def _exact_order(d, i, order, sd, bucket_of, starts):
             hi = max(hi, d[j])
     n_buckets = max(m, 1)
     scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    if not scale < np.inf:  # cannot happen for distances (>= 2e-162 apart); kept finite
+        scale = 0.0  # one bucket: heap-sorted below
     starts[: n_buckets + 1] = 0
     for j in range(n):
         b = min(int((d[j] - lo) * scale), n_buckets - 1) if j != i else 0

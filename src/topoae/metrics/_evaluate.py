@@ -139,7 +139,9 @@ def _neighbourhoods(
     else:
         rows = np.arange(n)
         seeds = rows[:: max(1, n // _SWEEP_ROWS)]
-    scales = (_max_distance_seen(space_x, seeds), _max_distance_seen(space_z, seeds))
+    scales = (1.0, 1.0)  # only the densities divide by the diameters
+    if len(sigmas):
+        scales = (_max_distance_seen(space_x, seeds), _max_distance_seen(space_z, seeds))
     cols = pair_columns(rows, n, n_pairs, random_state) if n_pairs else None
     args = (space_x, space_z, ks, rows, n_top)
     per_row = _pass(*args, sigmas, scales, block_rows, cols, not estimated, device)

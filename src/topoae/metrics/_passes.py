@@ -118,6 +118,8 @@ def _ranks_of(row, self_idx, queries, out):
     # (larger) than v, and only queries in v's own bucket need comparing.
     n_buckets = 4 * m
     scale = n_buckets / (dmax - lo) if dmax > lo else 0.0
+    if not scale < np.inf:  # kept finite (see _coranking._exact_order): one bucket
+        scale = 0.0
     first = np.empty(n_buckets, dtype=np.int64)
     s = 0
     for b in range(n_buckets):
