@@ -124,3 +124,22 @@ def test_a_large_file_is_estimated_with_error_bars_and_agrees_with_exact(tmp_pat
     assert main([*command, "--sample-seed", "1", "--json", str(sampled_json)]) == 0
     capsys.readouterr()
     assert json.loads(sampled_json.read_text())["kl_0.1"] != sampled["kl_0.1"]
+
+
+def test_device_option(reference_dir, tmp_path, capsys, monkeypatch):
+    embedding = reference_dir / "PCA.csv"
+    cpu_json = tmp_path / "cpu.json"
+    assert main(["evaluate", str(embedding), "--device", "cpu", "--json", str(cpu_json)]) == 0
+    capsys.readouterr()
+    # No CUDA device (forced, so the test means the same on a GPU machine): a clear error.
+    monkeypatch.setattr("topoae.metrics._torch_pass.cuda_available", lambda: False)
+    assert main(["evaluate", str(embedding), "--device", "cuda"]) == 2
+    assert "torch sees no CUDA device" in capsys.readouterr().err
+    assert main(["evaluate", str(embedding), "--device", "tpu9"]) == 2
+    assert "is not a torch device" in capsys.readouterr().err
+    # auto without a GPU is the CPU pass: the same values.
+    auto_json = tmp_path / "auto.json"
+    assert main(["evaluate", str(embedding), "--json", str(auto_json)]) == 0
+    capsys.readouterr()
+    cpu, auto = json.loads(cpu_json.read_text()), json.loads(auto_json.read_text())
+    assert auto["kl_0.1"] == cpu["kl_0.1"] and auto["trustworthiness"] == cpu["trustworthiness"]
