@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from topoae.metrics._distances import _blocks, _buffers, _Space
+from topoae.metrics._distances import _row_blocks, _Space
 from topoae.metrics._passes import _Densities, _heap_sort, _PerRow, _row_tail
 from topoae.metrics._workers import _Workers
 
@@ -163,11 +163,8 @@ def _full_pass(
     with _Workers() as workers:
         densities = _Densities(sigmas, scales, workers)
         out = _PerRow(np.arange(n), len(ks), n_top, len(densities.sigmas))
-        blocks = _blocks(n, block_rows)
-        buf_x, buf_z = _buffers(blocks, n)
-        for start, stop in blocks:
-            idx = out.rows[start:stop]
-            dx, dz = space_x.rows_of(idx, buf_x, workers), space_z.rows_of(idx, buf_z, workers)
+        blocks = _row_blocks(space_x, space_z, out.rows, block_rows, workers)
+        for start, stop, idx, dx, dz in blocks:
             _full_block(
                 dx, dz, idx, ks, kmax, hist, out.sums[start:stop], out.pair[start:stop],
                 out.top[start:stop],

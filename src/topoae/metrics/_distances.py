@@ -7,6 +7,7 @@ order), and :func:`_max_distance` finds the diameter without holding the matrix.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from numba import njit, prange
@@ -173,10 +174,26 @@ def _blocks(n: int, block_rows: int | None, total: int | None = None) -> list[tu
     return [(s, min(s + block_rows, total)) for s in range(0, total, block_rows)]
 
 
-def _buffers(blocks: list[tuple[int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One reusable (rows, n) float64 buffer per space for a pass over ``blocks``."""
-    rows = max((stop - start for start, stop in blocks), default=0)
-    return np.empty((rows, n)), np.empty((rows, n))
+def _row_blocks(
+    space_x: _Space,
+    space_z: _Space,
+    rows: np.ndarray,
+    block_rows: int | None,
+    workers: _Workers,
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(start, stop, idx, dx, dz) for each block of ``rows``: their distance rows in X and Z.
+
+    dx and dz are views of one buffer per space, reused for every block (see
+    :meth:`_Space.rows_of`): consume them before asking for the next block.
+    """
+    n = space_x.n
+    blocks = _blocks(n, block_rows, len(rows))
+    size = max((stop - start for start, stop in blocks), default=0)
+    buf_x, buf_z = np.empty((size, n)), np.empty((size, n))
+    for start, stop in blocks:
+        idx = rows[start:stop]
+        dx = space_x.rows_of(idx, buf_x, workers)
+        yield start, stop, idx, dx, space_z.rows_of(idx, buf_z, workers)
 
 
 def _hull_max(A: np.ndarray) -> float | None:

@@ -102,7 +102,7 @@ def _pass(space_x, space_z, ks, rows, n_top, sigmas, scales, block_rows, cols, f
         from topoae.metrics._torch_pass import torch_pass
 
         return torch_pass(
-            space_x.A, space_z.A, ks, None if full else rows, n_top, sigmas, scales,
+            space_x, space_z, ks, None if full else rows, n_top, sigmas, scales,
             None, cols, full, device,
         )  # fmt: skip
     if full:

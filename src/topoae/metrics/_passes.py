@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from topoae.errors import InputError
-from topoae.metrics._distances import _blocks, _buffers, _Space
+from topoae.metrics._distances import _row_blocks, _Space
 from topoae.metrics._workers import _Workers
 
 # --------------------------------------------------------------------------- rank kernels
@@ -366,11 +366,7 @@ def _rank_pass(
     with _Workers() as workers:
         densities = _Densities(sigmas, scales, workers)
         out = _PerRow(rows, len(ks), n_top, len(densities.sigmas))
-        blocks = _blocks(n, block_rows, len(rows))
-        buf_x, buf_z = _buffers(blocks, n)
-        for start, stop in blocks:
-            idx = rows[start:stop]
-            dx, dz = space_x.rows_of(idx, buf_x, workers), space_z.rows_of(idx, buf_z, workers)
+        for start, stop, idx, dx, dz in _row_blocks(space_x, space_z, rows, block_rows, workers):
             _rank_block(
                 dx, dz, idx, ks, kmax, out.sums[start:stop], out.pair[start:stop],
                 out.top[start:stop],
@@ -395,13 +391,8 @@ def _density_pass(
     dens = np.empty((len(rows), 2, len(sigmas)))
     with _Workers() as workers:
         densities = _Densities(sigmas, scales, workers)
-        blocks = _blocks(n, block_rows, len(rows))
-        buf_x, buf_z = _buffers(blocks, n)
-        for start, stop in blocks:
-            idx = rows[start:stop]
-            dens[start:stop] = densities.block(
-                space_x.rows_of(idx, buf_x, workers), space_z.rows_of(idx, buf_z, workers)
-            )
+        for start, stop, _, dx, dz in _row_blocks(space_x, space_z, rows, block_rows, workers):
+            dens[start:stop] = densities.block(dx, dz)
     return dens
 
 

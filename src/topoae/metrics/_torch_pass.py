@@ -24,8 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from topoae._threads import start_numba_threads
-from topoae.metrics._distances import _DIRECT_MAX_DIM, _first_copies
+from topoae.metrics._distances import _Space
 from topoae.metrics._passes import _check_scales, _PerRow
 
 __all__ = ["cuda_available", "torch_max_distance", "torch_pass"]
@@ -62,23 +61,20 @@ def _sqrt_(t: torch.Tensor) -> torch.Tensor:
 class _DeviceSpace:
     """One space's points on a device, handing out blocks of distance rows (see _Space)."""
 
-    def __init__(self, A: np.ndarray, device: torch.device):
-        A = np.ascontiguousarray(A, dtype=np.float64)
-        self.n = A.shape[0]
+    def __init__(self, A: np.ndarray | _Space, device: torch.device):
+        # The host space's squared norms and copy map, computed once (evaluate has built
+        # it already); only the products then differ from _Space's.
+        host = A if isinstance(A, _Space) else _Space(np.ascontiguousarray(A, dtype=np.float64))
+        self.n = host.n
         self.device = device
-        self.A = torch.from_numpy(A).to(device)
-        self.direct = A.shape[1] <= _DIRECT_MAX_DIM
+        self.A = torch.from_numpy(np.ascontiguousarray(host.A, dtype=np.float64)).to(device)
+        self.direct = host.direct
         self.sq: torch.Tensor | None = None
         self.rep: torch.Tensor | None = None
         if not self.direct:
-            # The squared norms on the host as _Space computes them: only the products differ.
-            self.sq = torch.from_numpy(np.einsum("ij,ij->i", A, A)).to(device)
-            # _first_copies runs a parallel numba kernel, whose start resets torch's thread
-            # count (topoae._threads): start numba first, as _Space does.
-            start_numba_threads()
-            rep = _first_copies(A)
-            if rep is not None:
-                self.rep = torch.from_numpy(rep).to(device)
+            self.sq = torch.from_numpy(host.sq).to(device)
+            if host.rep is not None:
+                self.rep = torch.from_numpy(host.rep).to(device)
 
     def direct_sq(self, idx: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Squared distances of the points ``idx`` to points ``first`` on (direct path only).
@@ -202,8 +198,8 @@ def _densities(d: torch.Tensor, scale: float, sigmas: np.ndarray) -> torch.Tenso
 
 
 def torch_pass(
-    X: np.ndarray,
-    Z: np.ndarray,
+    X: np.ndarray | _Space,
+    Z: np.ndarray | _Space,
     ks: np.ndarray,
     rows: np.ndarray | None = None,
     n_top: int = 0,
@@ -218,9 +214,9 @@ def torch_pass(
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-        Inputs (float64 after conversion).
-    Z : ndarray of shape (n, q)
+    X : ndarray of shape (n, d), or its _Space
+        Inputs (float64 after conversion); a _Space lends its squared norms and copy map.
+    Z : ndarray of shape (n, q), or its _Space
         Their embedding.
     ks : ndarray of int64, shape (T,)
         Neighbourhood sizes, each between 1 and n - 1.
@@ -248,7 +244,9 @@ def torch_pass(
         ``sums`` (m, T, 5), ``pair`` (m, 8), ``top`` (m, n_top), ``dens`` (m, 2, S),
         ``pair_d`` (one (2, b, c) array per block) and, with ``full``, ``hist`` (n,).
     """
-    n = X.shape[0]
+    dev = torch.device(device)
+    space_x, space_z = _DeviceSpace(X, dev), _DeviceSpace(Z, dev)
+    n = space_x.n
     if full and rows is not None and not np.array_equal(rows, np.arange(n)):
         raise ValueError("the full pass runs over all rows in order (rows=None)")
     rows = np.arange(n) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
@@ -256,8 +254,6 @@ def torch_pass(
     sigmas = np.zeros(0) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     _check_scales(sigmas, scales)
     out = _PerRow(rows, len(ks), n_top, len(sigmas))
-    dev = torch.device(device)
-    space_x, space_z = _DeviceSpace(X, dev), _DeviceSpace(Z, dev)
     rows_dev = torch.from_numpy(rows).to(dev)
     cols_dev = None
     if pair_cols is not None:
